@@ -1,0 +1,208 @@
+"""Every setting of sync_pipeline, read once from the environment and validated.
+
+Why one module: agents, Dagster code locations, the webhook receiver and the CLI all run in
+different processes; reading the environment in one place keeps them consistent, and a bad
+value fails at start-up with a message saying which variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+REAL_BASE_URLS = {
+    "ghl": "https://services.leadconnectorhq.com",
+    "instantly": "https://api.instantly.ai",
+    "clay": "https://api.clay.com/public/v0",
+    "hubspot": "https://api.hubapi.com",
+    "pdl": "https://api.peopledatalabs.com",
+}
+
+CRM_PROVIDERS = ("ghl", "hubspot")
+EMAIL_PROVIDERS = ("ghl", "instantly")
+ENRICHMENT_PROVIDERS = ("clay", "pdl")
+
+# GHL's published Ed25519 webhook key (SPKI, base64); see shared vendor reference, section 1.7.
+GHL_PUBLISHED_WEBHOOK_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable to fix."""
+
+
+class Secret:
+    """A credential that never shows itself in repr, str, logs or Dagster metadata.
+
+    Call :meth:`reveal` only at the point where the value goes on the wire.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def default_db_url() -> str:
+    """The embedded default: a DuckDB file under ``.sync_pipeline/`` in the working directory."""
+    return f"duckdb:///{(Path.cwd() / '.sync_pipeline' / 'sync_pipeline.duckdb').as_posix()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. Build with :meth:`from_env`; never mutate."""
+
+    db_url: str = field(default_factory=default_db_url)
+    test_pg_url: str = "postgresql://postgres@127.0.0.1:5432/test"
+    db_lock_timeout_s: float = 30.0
+
+    crm_provider: str = "ghl"
+    email_provider: str = "ghl"
+    enrichment_provider: str = "clay"
+
+    ghl_base_url: str = REAL_BASE_URLS["ghl"]
+    ghl_api_key: Secret = field(default_factory=lambda: Secret(""))
+    ghl_location_id: str = ""
+    ghl_webhook_public_key: str = GHL_PUBLISHED_WEBHOOK_KEY
+    hubspot_base_url: str = REAL_BASE_URLS["hubspot"]
+    hubspot_token: Secret = field(default_factory=lambda: Secret(""))
+    instantly_base_url: str = REAL_BASE_URLS["instantly"]
+    instantly_api_key: Secret = field(default_factory=lambda: Secret(""))
+    clay_base_url: str = REAL_BASE_URLS["clay"]
+    clay_api_key: Secret = field(default_factory=lambda: Secret(""))
+    pdl_base_url: str = REAL_BASE_URLS["pdl"]
+    pdl_api_key: Secret = field(default_factory=lambda: Secret(""))
+    rb2b_webhook_token: Secret = field(default_factory=lambda: Secret(""))
+
+    enrichment_ttl_days: int = 30
+    contacts_freshness_minutes: int = 15
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; raise :class:`SettingsError` naming what to fix."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_ENV_NAMES[f.name])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw.strip())
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        if not (self.db_url.startswith("duckdb://") or self.db_url.split("://")[0].split("+")[0]
+                in ("postgresql", "postgres")):
+            raise SettingsError(
+                f"SYNC_PIPELINE_DB must start with duckdb:/// or postgresql://; got {scrub_url(self.db_url)!r}"
+            )
+        for name, allowed in (("crm_provider", CRM_PROVIDERS), ("email_provider", EMAIL_PROVIDERS),
+                              ("enrichment_provider", ENRICHMENT_PROVIDERS)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(f"{_ENV_NAMES[name]} must be one of {', '.join(allowed)}; got {value!r}")
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as text with secrets masked, for `sync-pipeline status` and the UI."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                out[_ENV_NAMES[f.name]] = "set" if value else "not set"
+            elif f.name.endswith("url"):
+                out[_ENV_NAMES[f.name]] = scrub_url(str(value))
+            else:
+                out[_ENV_NAMES[f.name]] = str(value)
+        return out
+
+
+_ENV_NAMES = {
+    "db_url": "SYNC_PIPELINE_DB",
+    "test_pg_url": "SYNC_PIPELINE_TEST_PG",
+    "db_lock_timeout_s": "SYNC_PIPELINE_DB_LOCK_TIMEOUT",
+    "crm_provider": "CRM_PROVIDER",
+    "email_provider": "EMAIL_PROVIDER",
+    "enrichment_provider": "ENRICHMENT_PROVIDER",
+    "ghl_base_url": "GHL_BASE_URL",
+    "ghl_api_key": "GHL_API_KEY",
+    "ghl_location_id": "GHL_LOCATION_ID",
+    "ghl_webhook_public_key": "GHL_WEBHOOK_PUBLIC_KEY",
+    "hubspot_base_url": "HUBSPOT_BASE_URL",
+    "hubspot_token": "HUBSPOT_TOKEN",
+    "instantly_base_url": "INSTANTLY_BASE_URL",
+    "instantly_api_key": "INSTANTLY_API_KEY",
+    "clay_base_url": "CLAY_BASE_URL",
+    "clay_api_key": "CLAY_API_KEY",
+    "pdl_base_url": "PDL_BASE_URL",
+    "pdl_api_key": "PDL_API_KEY",
+    "rb2b_webhook_token": "RB2B_WEBHOOK_TOKEN",
+    "enrichment_ttl_days": "ENRICHMENT_TTL_DAYS",
+    "contacts_freshness_minutes": "CONTACTS_FRESHNESS_MINUTES",
+}
+
+
+def env_name(setting: str) -> str:
+    """The environment variable behind a Settings field, for error messages elsewhere."""
+    return _ENV_NAMES[setting]
+
+
+def _parse(name: str, raw: str) -> object:
+    annotation = Settings.__dataclass_fields__[name].type
+    try:
+        if annotation == "Secret":
+            return Secret(raw)
+        if annotation == "int":
+            value: object = int(raw)
+            if value <= 0:  # type: ignore[operator]
+                raise ValueError
+            return value
+        if annotation == "float":
+            value = float(raw)
+            if value <= 0:  # type: ignore[operator]
+                raise ValueError
+            return value
+    except ValueError:
+        raise SettingsError(f"{_ENV_NAMES[name]} must be a positive number; got {raw!r}") from None
+    if name.endswith("provider"):
+        return raw.lower()
+    if name.endswith("base_url"):
+        if not raw.startswith(("http://", "https://")):
+            raise SettingsError(f"{_ENV_NAMES[name]} must be an http(s) URL; got {raw!r}")
+        return raw.rstrip("/")
+    return raw
+
+
+def scrub_url(url: str) -> str:
+    """Drop a password from a URL such as postgresql://user:pw@host/db."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:********@{host}" if ":" in creds else url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (never at import)."""
+    return Settings.from_env()

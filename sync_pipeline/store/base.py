@@ -1,0 +1,80 @@
+"""The one seam between the data layer's logic and each database backend.
+
+Queries are written once, in portable SQL with ``:name`` placeholders; each backend converts the
+placeholders to its driver's style and returns rows as plain dicts with JSON columns decoded, so
+code above this layer never knows which database it talks to.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+# ``:name`` but not a ``::type`` cast; names start with a letter so times like '12:30' never match.
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def placeholders(sql: str) -> list[str]:
+    """The parameter names a query uses, in order of first use."""
+    return list(dict.fromkeys(_PLACEHOLDER.findall(sql)))
+
+
+def rewrite_placeholders(sql: str, template: str) -> str:
+    """Replace ``:name`` with ``template.format(name=name)`` (e.g. ``$name`` or ``%(name)s``)."""
+    return _PLACEHOLDER.sub(lambda m: template.format(name=m.group(1)), sql)
+
+
+class Transaction(ABC):
+    """One short database transaction. Commit happens when the ``with`` block exits cleanly."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run one statement; return the number of rows it changed where the driver knows (else -1)."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for each parameter mapping, in one round trip where the driver allows."""
+
+    @abstractmethod
+    def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        """Run a query and return every row as a dict."""
+
+    def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
+        """Run a query and return its first row, or None."""
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Params | None = None) -> Any:
+        """Run a query and return the first column of its first row, or None."""
+        row = self.fetchone(sql, params)
+        return next(iter(row.values())) if row else None
+
+
+class Store(ABC):
+    """A connection factory for one database; safe to share between threads of one process."""
+
+    dialect: str
+    url: str
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Open a short transaction; keep the body small, other processes may be waiting."""
+
+    @abstractmethod
+    @contextmanager
+    def migration_lock(self) -> Iterator[Transaction]:
+        """A transaction that also excludes every other migrating process."""
+
+    def map_types(self, ddl: str) -> str:
+        """Adapt the few dialect words in portable DDL (see ``sql/``) to this backend."""
+        return ddl
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release pooled connections."""

@@ -1,0 +1,267 @@
+"""The embedded default backend: one DuckDB file shared by many processes.
+
+DuckDB lets exactly one process open a file for writing. The Dagster webserver, daemon, run
+workers, the webhook receiver and agents all need the store, so processes take turns:
+
+* an exclusive ``flock`` on ``<file>.lock`` says who may open the file;
+* the holder keeps its connection open while it is busy (opening DuckDB costs ~12 ms, a
+  transaction on an open connection well under 1 ms) and lets go when it has been idle for
+  ``idle_release_s`` or as soon as another process is waiting (waiters hold a shared ``flock`` on
+  ``<file>.wait``, which the holder probes after every transaction);
+* a waiter retries with backoff until ``lock_timeout_s`` and then raises :class:`StoreBusy`,
+  naming the process that holds the file and for how long, never a raw DuckDB lock traceback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders
+from .errors import StoreBusy, StoreConfigError, StoreError
+
+_FIRST_BACKOFF_S = 0.0005
+_MAX_BACKOFF_S = 0.02
+# After letting a waiter in, stay away this long so the waiter can take the file.
+_COURTESY_S = 0.01
+
+
+class DuckDBStore(Store):
+    """Store on a DuckDB file; see the module docstring for how processes share it."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0, idle_release_s: float = 0.05) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.url = f"duckdb:///{self.path.as_posix()}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_timeout_s = lock_timeout_s
+        self._idle_release_s = idle_release_s
+        self._mutex = threading.Lock()
+        self._local = threading.local()
+        self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._wait_fd = os.open(f"{self.path}.wait", os.O_RDWR | os.O_CREAT, 0o644)
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._last_used = 0.0
+        self._not_before = 0.0
+        self._watcher: threading.Thread | None = None
+        self._closed = False
+        atexit.register(self.close)
+
+    def map_types(self, ddl: str) -> str:
+        return ddl.replace("JSONB", "JSON")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        if getattr(self._local, "active", False):
+            raise StoreError("nested store transaction: finish the open transaction before starting another")
+        with self._mutex:
+            self._local.active = True
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    yield _DuckDBTransaction(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback_quietly(conn)
+                    raise
+            finally:
+                self._local.active = False
+                self._last_used = time.monotonic()
+                if self._conn is not None and self._others_waiting():
+                    self._release(courtesy=True)
+
+    # One process at a time holds the file, so a migration transaction is already exclusive.
+    migration_lock = transaction
+
+    def close(self) -> None:
+        """Close the connection and let other processes have the file."""
+        with self._mutex:
+            self._closed = True
+            self._release(courtesy=False)
+
+    # -- holding and releasing the file -------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise StoreError(f"store {self.url} was closed")
+        if self._conn is None:
+            wait = self._not_before - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._conn = self._open()
+            if self._watcher is None or not self._watcher.is_alive():
+                self._watcher = threading.Thread(target=self._watch, name="duckdb-store-release", daemon=True)
+                self._watcher.start()
+        return self._conn
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self._lock_timeout_s
+        self._take_file_lock(deadline)
+        backoff = _FIRST_BACKOFF_S
+        while True:
+            try:
+                conn = duckdb.connect(str(self.path))
+                conn.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC, as on Postgres
+                return conn
+            except duckdb.IOException as exc:
+                # A process outside sync_pipeline (e.g. the duckdb CLI) holds DuckDB's own lock.
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    if "lock" in str(exc).lower():
+                        raise StoreBusy(
+                            f"DuckDB store {self.path} is locked by a process outside sync_pipeline "
+                            f"({_first_line(exc)}); close that program or use PostgreSQL for shared access"
+                        ) from None
+                    raise StoreConfigError(f"cannot open DuckDB store {self.path}: {_first_line(exc)}") from None
+                time.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    def _take_file_lock(self, deadline: float) -> None:
+        backoff = _FIRST_BACKOFF_S
+        announced = False
+        try:
+            while True:
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not announced:
+                        fcntl.flock(self._wait_fd, fcntl.LOCK_SH)  # tell the holder someone waits
+                        announced = True
+                    if time.monotonic() >= deadline:
+                        raise StoreBusy(self._busy_message()) from None
+                    time.sleep(backoff * (0.5 + random.random()))
+                    backoff = min(backoff * 2, _MAX_BACKOFF_S)
+        finally:
+            if announced:
+                fcntl.flock(self._wait_fd, fcntl.LOCK_UN)
+        holder = json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv)[:200], "since": time.time()})
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, holder.encode(), 0)
+
+    def _busy_message(self) -> str:
+        try:
+            holder = json.loads(os.pread(self._lock_fd, 4096, 0) or b"{}")
+            held_for = time.time() - float(holder["since"])
+            who = f"process {holder['pid']} ({holder['command']}) has held it for {held_for:.1f} s"
+        except (ValueError, KeyError, OSError):
+            who = "another process holds it"
+        return (
+            f"DuckDB store {self.path} stayed busy for {self._lock_timeout_s:.0f} s: {who}. "
+            "A long transaction there should be split; raise SYNC_PIPELINE_DB_LOCK_TIMEOUT to wait longer, "
+            "or point SYNC_PIPELINE_DB at PostgreSQL for many concurrent writers."
+        )
+
+    def _others_waiting(self) -> bool:
+        try:
+            fcntl.flock(self._wait_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._wait_fd, fcntl.LOCK_UN)
+        return False
+
+    def _release(self, *, courtesy: bool) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.close()
+        finally:
+            self._conn = None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            if courtesy:
+                self._not_before = time.monotonic() + _COURTESY_S
+
+    def _watch(self) -> None:
+        """Let the file go once this process is idle, or as soon as someone else waits for it."""
+        interval = min(self._idle_release_s / 2, 0.01)
+        while True:
+            time.sleep(interval)
+            if not self._mutex.acquire(blocking=False):
+                continue  # a transaction is running; it checks for waiters itself when done
+            try:
+                if self._conn is None:
+                    return
+                idle = time.monotonic() - self._last_used >= self._idle_release_s
+                if idle or self._others_waiting():
+                    self._release(courtesy=not idle)
+                    return
+            finally:
+                self._mutex.release()
+
+
+class _DuckDBTransaction(Transaction):
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        result = self._run(sql, params)
+        if result.description and result.description[0][0] == "Count":
+            row = result.fetchone()
+            return int(row[0]) if row else -1
+        return -1
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        text, names = _duckdb_sql(sql)
+        self._conn.executemany(text, [{n: _adapt(_param(r, n)) for n in names} for r in rows])
+
+    def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        result = self._run(sql, params)
+        description = result.description or []
+        json_cols = {i for i, d in enumerate(description) if str(d[1]) == "JSON"}
+        names = [d[0] for d in description]
+        return [
+            {name: (json.loads(v) if i in json_cols and v is not None else v) for i, (name, v) in
+             enumerate(zip(names, row, strict=True))}
+            for row in result.fetchall()
+        ]
+
+    def _run(self, sql: str, params: Params | None) -> duckdb.DuckDBPyConnection:
+        text, names = _duckdb_sql(sql)
+        values = {n: _adapt(_param(params or {}, n)) for n in names}
+        return self._conn.execute(text, values) if values else self._conn.execute(text)
+
+
+@lru_cache(maxsize=512)
+def _duckdb_sql(sql: str) -> tuple[str, tuple[str, ...]]:
+    return rewrite_placeholders(sql, "${name}"), tuple(placeholders(sql))
+
+
+def _param(params: Params, name: str) -> Any:
+    try:
+        return params[name]
+    except KeyError:
+        raise StoreError(f"query parameter :{name} was not supplied") from None
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return value
+
+
+def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # the transaction was already aborted by the failing statement
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,111 @@
+"""Numbered SQL migrations (``sql/NNN_name.sql``), applied in order and recorded.
+
+Safe to run twice (applied versions are skipped) and from two processes at once (each backend's
+``migration_lock`` excludes other migrating processes). A file edited after it was applied is an
+error rather than a silent drift between databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .base import Store
+from .errors import MigrationError
+
+_FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+_LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    checksum    TEXT NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def sql_dir() -> Path:
+    """Where the migration files live: inside an installed wheel, or at the repository root."""
+    packaged = Path(__file__).resolve().parent.parent / "sql"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "sql"
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    """Every migration file in version order; malformed names and duplicate numbers are errors."""
+    directory = directory or sql_dir()
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"migration file {path.name} must be named NNN_lowercase_name.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"two migration files share number {version:03d}: {found[version].name}, {path.name}")
+        found[version] = Migration(version, match.group(2), path.read_text())
+    return [found[v] for v in sorted(found)]
+
+
+def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Migration]:
+    """Apply every pending migration, each in its own transaction; return those applied now."""
+    migrations = load_migrations() if migrations is None else migrations
+    applied_now: list[Migration] = []
+    for migration in migrations:
+        with store.migration_lock() as tx:
+            tx.execute(_LEDGER_DDL)
+            recorded = tx.fetchone(
+                "SELECT checksum FROM schema_migrations WHERE version = :version", {"version": migration.version}
+            )
+            if recorded is not None:
+                if recorded["checksum"] != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.version:03d}_{migration.name} changed after it was applied; "
+                        "add a new numbered migration instead of editing an applied one"
+                    )
+                continue
+            for statement in split_statements(store.map_types(migration.sql)):
+                try:
+                    tx.execute(statement)
+                except Exception as exc:
+                    raise MigrationError(
+                        f"migration {migration.version:03d}_{migration.name} failed on {store.dialect}: "
+                        f"{str(exc).strip().splitlines()[0]}\n  in: {statement[:200]}"
+                    ) from exc
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+                "VALUES (:version, :name, :checksum, :at)",
+                {"version": migration.version, "name": migration.name, "checksum": migration.checksum,
+                 "at": datetime.now(UTC)},
+            )
+        applied_now.append(migration)
+    return applied_now
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration into statements on ``;`` at line ends, dropping ``--`` comments."""
+    lines = [line.split("--", 1)[0].rstrip() for line in sql.splitlines()]
+    statements, current = [], []
+    for line in lines:
+        if not line.strip():
+            continue
+        current.append(line)
+        if line.endswith(";"):
+            statements.append("\n".join(current).rstrip(";").strip())
+            current = []
+    if current:
+        statements.append("\n".join(current).strip())
+    return [s for s in statements if s]

@@ -1,0 +1,128 @@
+"""The production backend: PostgreSQL (Supabase-compatible), through psycopg2.
+
+psycopg2 is the driver dagster-postgres already needs, so the project carries one Postgres driver.
+Concurrent writers use ordinary transactions; the outbox claims rows with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+from ..settings import scrub_url
+from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders
+from .errors import StoreConfigError, StoreError
+
+# Any constant works; it only has to be the same in every process that migrates.
+_MIGRATION_LOCK_ID = 7_318_642_001
+
+
+class PostgresStore(Store):
+    """Store on PostgreSQL with a small per-process connection pool."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, max_connections: int = 8) -> None:
+        self.url = url
+        self._dsn = _libpq_dsn(url)
+        self._max_connections = max_connections
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        pool = self._get_pool()
+        conn = pool.getconn()
+        broken = False
+        try:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                try:
+                    yield _PostgresTransaction(cur)
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken or conn.closed != 0)
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[Transaction]:
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(:lock_id)", {"lock_id": _MIGRATION_LOCK_ID})
+            yield tx
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        with self._pool_lock:
+            if self._pool is None:
+                try:
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        0, self._max_connections, self._dsn, options="-c timezone=UTC", connect_timeout=10
+                    )
+                    self._pool.putconn(self._pool.getconn())  # fail now, with a clear message
+                except psycopg2.OperationalError as exc:
+                    self._pool = None
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+                    raise StoreConfigError(
+                        f"cannot connect to PostgreSQL at {scrub_url(self.url)}: {reason}. "
+                        "Check SYNC_PIPELINE_DB (or SYNC_PIPELINE_TEST_PG for tests)."
+                    ) from None
+            return self._pool
+
+
+class _PostgresTransaction(Transaction):
+    def __init__(self, cur: psycopg2.extras.RealDictCursor) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        text, names = _pg_sql(sql)
+        self._cur.execute(text, _values(params, names))
+        return self._cur.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        text, names = _pg_sql(sql)
+        psycopg2.extras.execute_batch(self._cur, text, [_values(r, names) for r in rows], page_size=500)
+
+    def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
+        text, names = _pg_sql(sql)
+        self._cur.execute(text, _values(params, names))
+        return [dict(r) for r in self._cur.fetchall()]
+
+
+@lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> tuple[str, tuple[str, ...]]:
+    return rewrite_placeholders(sql.replace("%", "%%"), "%({name})s"), tuple(placeholders(sql))
+
+
+def _values(params: Params | None, names: tuple[str, ...]) -> dict[str, Any]:
+    params = params or {}
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise StoreError(f"query parameter :{missing[0]} was not supplied")
+    return {n: psycopg2.extras.Json(params[n]) if isinstance(params[n], dict | list) else params[n] for n in names}
+
+
+def _libpq_dsn(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
+        raise StoreConfigError(f"not a PostgreSQL URL: {scrub_url(url)!r} (expected postgresql://user@host:port/db)")
+    return f"postgresql://{rest}"
+
+
