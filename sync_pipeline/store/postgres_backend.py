@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
 import psycopg2.extras
@@ -72,7 +73,7 @@ class PostgresStore(Store):
             if self._pool is None:
                 try:
                     self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self._max_connections, self._dsn, options="-c timezone=UTC", connect_timeout=10
+                        0, self._max_connections, self._dsn, options=_session_options(self._dsn), connect_timeout=10
                     )
                     self._pool.putconn(self._pool.getconn())  # fail now, with a clear message
                 except psycopg2.OperationalError as exc:
@@ -117,6 +118,12 @@ def _values(params: Params | None, names: tuple[str, ...]) -> dict[str, Any]:
     if missing:
         raise StoreError(f"query parameter :{missing[0]} was not supplied")
     return {n: psycopg2.extras.Json(params[n]) if isinstance(params[n], dict | list) else params[n] for n in names}
+
+
+def _session_options(dsn: str) -> str:
+    """Keep any ``options`` the URL carries (e.g. ``-csearch_path=…``) and add UTC time zone."""
+    query = parse_qs(urlsplit(dsn).query)
+    return " ".join([*query.get("options", []), "-c timezone=UTC"])
 
 
 def _libpq_dsn(url: str) -> str:
