@@ -122,6 +122,9 @@ class Settings:
             if value not in allowed:
                 raise SettingsError(f"{_ENV_NAMES[name]} must be one of {', '.join(allowed)}; got {value!r}")
 
+    def __repr__(self) -> str:
+        return f"Settings({self.redacted()})"
+
     def redacted(self) -> dict[str, str]:
         """Every setting as text with secrets masked, for `sync-pipeline status` and the UI."""
         out: dict[str, str] = {}

@@ -6,8 +6,9 @@ workers, the webhook receiver and agents all need the store, so processes take t
 * an exclusive ``flock`` on ``<file>.lock`` says who may open the file;
 * the holder keeps its connection open while it is busy (opening DuckDB costs ~12 ms, a
   transaction on an open connection well under 1 ms) and lets go when it has been idle for
-  ``idle_release_s`` or as soon as another process is waiting (waiters hold a shared ``flock`` on
-  ``<file>.wait``, which the holder probes after every transaction);
+  ``idle_release_s``, or once it has held the file for a short quantum while another process waits
+  (waiters hold a shared ``flock`` on ``<file>.wait``, which the holder probes after every
+  transaction);
 * a waiter retries with backoff until ``lock_timeout_s`` and then raises :class:`StoreBusy`,
   naming the process that holds the file and for how long, never a raw DuckDB lock traceback.
 """
@@ -37,6 +38,9 @@ _FIRST_BACKOFF_S = 0.0005
 _MAX_BACKOFF_S = 0.02
 # After letting a waiter in, stay away this long so the waiter can take the file.
 _COURTESY_S = 0.01
+# A holder keeps the file at least this long when others wait: opening costs ~12 ms, so handing
+# the file over after every transaction would spend most of the time opening it.
+_QUANTUM_S = 0.025
 
 
 class DuckDBStore(Store):
@@ -56,6 +60,7 @@ class DuckDBStore(Store):
         self._wait_fd = os.open(f"{self.path}.wait", os.O_RDWR | os.O_CREAT, 0o644)
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._last_used = 0.0
+        self._held_since = 0.0
         self._not_before = 0.0
         self._watcher: threading.Thread | None = None
         self._closed = False
@@ -82,7 +87,7 @@ class DuckDBStore(Store):
             finally:
                 self._local.active = False
                 self._last_used = time.monotonic()
-                if self._conn is not None and self._others_waiting():
+                if self._conn is not None and self._should_yield():
                     self._release(courtesy=True)
 
     # One process at a time holds the file, so a migration transaction is already exclusive.
@@ -104,6 +109,7 @@ class DuckDBStore(Store):
             if wait > 0:
                 time.sleep(wait)
             self._conn = self._open()
+            self._held_since = time.monotonic()
             if self._watcher is None or not self._watcher.is_alive():
                 self._watcher = threading.Thread(target=self._watch, name="duckdb-store-release", daemon=True)
                 self._watcher.start()
@@ -167,6 +173,9 @@ class DuckDBStore(Store):
             "or point SYNC_PIPELINE_DB at PostgreSQL for many concurrent writers."
         )
 
+    def _should_yield(self) -> bool:
+        return time.monotonic() - self._held_since >= _QUANTUM_S and self._others_waiting()
+
     def _others_waiting(self) -> bool:
         try:
             fcntl.flock(self._wait_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -197,7 +206,7 @@ class DuckDBStore(Store):
                 if self._conn is None:
                     return
                 idle = time.monotonic() - self._last_used >= self._idle_release_s
-                if idle or self._others_waiting():
+                if idle or self._should_yield():
                     self._release(courtesy=not idle)
                     return
             finally:

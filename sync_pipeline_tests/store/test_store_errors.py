@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+from sync_pipeline.settings import Settings
+from sync_pipeline.store import StoreBusy, StoreConfigError, StoreError, connect, migrate, open_store
+
+
+def _hold_the_file(url: str, ready: mp.Event, release: mp.Event) -> None:
+    store = connect(url)
+    with store.transaction() as tx:
+        tx.execute("SELECT 1")
+        ready.set()
+        release.wait(30)
+
+
+def test_busy_duckdb_file_raises_store_busy_naming_the_holder(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'busy.duckdb'}"
+    migrate(connect(url)).clear()
+    ctx = mp.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_the_file, args=(url, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        waiter = connect(url, lock_timeout_s=0.5)
+        with pytest.raises(StoreBusy) as busy, waiter.transaction():
+            pass
+        message = str(busy.value)
+        assert f"process {holder.pid}" in message
+        assert "SYNC_PIPELINE_DB_LOCK_TIMEOUT" in message
+    finally:
+        release.set()
+        holder.join(30)
+    # once the holder is gone the file is usable again
+    with connect(url, lock_timeout_s=5).transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM sync_state") == 0
+
+
+def test_unreachable_postgres_gives_a_config_error_without_the_password() -> None:
+    store = connect("postgresql://app:hunter2@127.0.0.1:1/nowhere")
+    with pytest.raises(StoreConfigError) as err, store.transaction():
+        pass
+    assert "hunter2" not in str(err.value)
+    assert "SYNC_PIPELINE_DB" in str(err.value)
+
+
+def test_in_memory_duckdb_is_refused_with_a_reason() -> None:
+    with pytest.raises(StoreConfigError, match="needs a file path"):
+        connect("duckdb:///:memory:")
+
+
+def test_missing_query_parameter_is_named(store) -> None:
+    with pytest.raises(StoreError, match=":stream was not supplied"), store.transaction() as tx:
+        tx.fetchall("SELECT * FROM sync_state WHERE stream = :stream", {})
+
+
+def test_nested_duckdb_transactions_are_refused(tmp_path: Path) -> None:
+    store = connect(f"duckdb:///{tmp_path / 'n.duckdb'}")
+    with store.transaction(), pytest.raises(StoreError, match="nested"), store.transaction():
+        pass
+
+
+def test_open_store_returns_one_store_per_url(tmp_path: Path) -> None:
+    settings = Settings.from_env({"SYNC_PIPELINE_DB": f"duckdb:///{tmp_path / 'one.duckdb'}"})
+    assert open_store(settings) is open_store(settings)
