@@ -111,13 +111,19 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
-        if not (self.db_url.startswith("duckdb://") or self.db_url.split("://")[0].split("+")[0]
-                in ("postgresql", "postgres")):
+        if not (
+            self.db_url.startswith("duckdb://")
+            or self.db_url.split("://")[0].split("+")[0] in ("postgresql", "postgres")
+        ):
             raise SettingsError(
-                f"SYNC_PIPELINE_DB must start with duckdb:/// or postgresql://; got {scrub_url(self.db_url)!r}"
+                "SYNC_PIPELINE_DB must start with duckdb:/// or postgresql://; "
+                f"got {scrub_url(self.db_url)!r}"
             )
-        for name, allowed in (("crm_provider", CRM_PROVIDERS), ("email_provider", EMAIL_PROVIDERS),
-                              ("enrichment_provider", ENRICHMENT_PROVIDERS)):
+        for name, allowed in (
+            ("crm_provider", CRM_PROVIDERS),
+            ("email_provider", EMAIL_PROVIDERS),
+            ("enrichment_provider", ENRICHMENT_PROVIDERS),
+        ):
             value = getattr(self, name)
             if value not in allowed:
                 raise SettingsError(f"{_ENV_NAMES[name]} must be one of {', '.join(allowed)}; got {value!r}")

@@ -33,10 +33,13 @@ def test_bad_values_name_the_variable_to_fix(env: dict[str, str], names: str) ->
 
 
 def test_secrets_never_show_in_repr_or_redacted_view() -> None:
-    s = Settings.from_env({
-        "GHL_API_KEY": "pit-very-secret", "RB2B_WEBHOOK_TOKEN": "tok-secret",
-        "SYNC_PIPELINE_DB": "postgresql://app:pg-secret@db.example.com:5432/app",
-    })
+    s = Settings.from_env(
+        {
+            "GHL_API_KEY": "pit-very-secret",
+            "RB2B_WEBHOOK_TOKEN": "tok-secret",
+            "SYNC_PIPELINE_DB": "postgresql://app:pg-secret@db.example.com:5432/app",
+        }
+    )
     shown = repr(s) + str(s.redacted())
     for secret in ("pit-very-secret", "tok-secret", "pg-secret"):
         assert secret not in shown

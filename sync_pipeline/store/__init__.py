@@ -53,5 +53,7 @@ def open_store(settings: Settings | None = None) -> Store:
     with _stores_lock:
         store = _stores.get(settings.db_url)
         if store is None:
-            store = _stores[settings.db_url] = connect(settings.db_url, lock_timeout_s=settings.db_lock_timeout_s)
+            store = _stores[settings.db_url] = connect(
+                settings.db_url, lock_timeout_s=settings.db_lock_timeout_s
+            )
         return store

@@ -16,6 +16,7 @@ workers, the webhook receiver and agents all need the store, so processes take t
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import json
 import os
@@ -48,7 +49,9 @@ class DuckDBStore(Store):
 
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0, idle_release_s: float = 0.05) -> None:
+    def __init__(
+        self, path: str | Path, *, lock_timeout_s: float = 30.0, idle_release_s: float = 0.05
+    ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.url = f"duckdb:///{self.path.as_posix()}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +136,9 @@ class DuckDBStore(Store):
                             f"DuckDB store {self.path} is locked by a process outside sync_pipeline "
                             f"({_first_line(exc)}); close that program or use PostgreSQL for shared access"
                         ) from None
-                    raise StoreConfigError(f"cannot open DuckDB store {self.path}: {_first_line(exc)}") from None
+                    raise StoreConfigError(
+                        f"cannot open DuckDB store {self.path}: {_first_line(exc)}"
+                    ) from None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
@@ -236,8 +241,10 @@ class _DuckDBTransaction(Transaction):
         json_cols = {i for i, d in enumerate(description) if str(d[1]) == "JSON"}
         names = [d[0] for d in description]
         return [
-            {name: (json.loads(v) if i in json_cols and v is not None else v) for i, (name, v) in
-             enumerate(zip(names, row, strict=True))}
+            {
+                name: (json.loads(v) if i in json_cols and v is not None else v)
+                for i, (name, v) in enumerate(zip(names, row, strict=True))
+            }
             for row in result.fetchall()
         ]
 
@@ -266,10 +273,9 @@ def _adapt(value: Any) -> Any:
 
 
 def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
-    try:
+    # The failing statement may already have aborted the transaction.
+    with contextlib.suppress(duckdb.Error):
         conn.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # the transaction was already aborted by the failing statement
 
 
 def _first_line(exc: BaseException) -> str:

@@ -55,7 +55,9 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
             raise MigrationError(f"migration file {path.name} must be named NNN_lowercase_name.sql")
         version = int(match.group(1))
         if version in found:
-            raise MigrationError(f"two migration files share number {version:03d}: {found[version].name}, {path.name}")
+            raise MigrationError(
+                f"two migration files share number {version:03d}: {found[version].name}, {path.name}"
+            )
         found[version] = Migration(version, match.group(2), path.read_text())
     return [found[v] for v in sorted(found)]
 
@@ -68,7 +70,8 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Mig
         with store.migration_lock() as tx:
             tx.execute(_LEDGER_DDL)
             recorded = tx.fetchone(
-                "SELECT checksum FROM schema_migrations WHERE version = :version", {"version": migration.version}
+                "SELECT checksum FROM schema_migrations WHERE version = :version",
+                {"version": migration.version},
             )
             if recorded is not None:
                 if recorded["checksum"] != migration.checksum:
@@ -88,8 +91,12 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Mig
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
                 "VALUES (:version, :name, :checksum, :at)",
-                {"version": migration.version, "name": migration.name, "checksum": migration.checksum,
-                 "at": datetime.now(UTC)},
+                {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "checksum": migration.checksum,
+                    "at": datetime.now(UTC),
+                },
             )
         applied_now.append(migration)
     return applied_now

@@ -73,7 +73,11 @@ class PostgresStore(Store):
             if self._pool is None:
                 try:
                     self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self._max_connections, self._dsn, options=_session_options(self._dsn), connect_timeout=10
+                        0,
+                        self._max_connections,
+                        self._dsn,
+                        options=_session_options(self._dsn),
+                        connect_timeout=10,
                     )
                     self._pool.putconn(self._pool.getconn())  # fail now, with a clear message
                 except psycopg2.OperationalError as exc:
@@ -117,7 +121,9 @@ def _values(params: Params | None, names: tuple[str, ...]) -> dict[str, Any]:
     missing = [n for n in names if n not in params]
     if missing:
         raise StoreError(f"query parameter :{missing[0]} was not supplied")
-    return {n: psycopg2.extras.Json(params[n]) if isinstance(params[n], dict | list) else params[n] for n in names}
+    return {
+        n: psycopg2.extras.Json(params[n]) if isinstance(params[n], dict | list) else params[n] for n in names
+    }
 
 
 def _session_options(dsn: str) -> str:
@@ -129,7 +135,7 @@ def _session_options(dsn: str) -> str:
 def _libpq_dsn(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
-        raise StoreConfigError(f"not a PostgreSQL URL: {scrub_url(url)!r} (expected postgresql://user@host:port/db)")
+        raise StoreConfigError(
+            f"not a PostgreSQL URL: {scrub_url(url)!r} (expected postgresql://user@host:port/db)"
+        )
     return f"postgresql://{rest}"
-
-

@@ -1,0 +1,13 @@
+"""Dagster entry point: merges every domain's definitions.
+
+Importing this module touches no network, database or environment variable; resources read
+settings when a run or sensor tick first needs them.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .defs import resources
+
+defs = dg.Definitions.merge(resources.defs)

@@ -1,0 +1,33 @@
+"""Resources shared by every domain's Dagster code."""
+
+from __future__ import annotations
+
+import threading
+
+import dagster as dg
+
+from ..store import Store, connect, migrate, open_store
+
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
+class StoreResource(dg.ConfigurableResource):
+    """The local data layer (``SYNC_PIPELINE_DB``), migrated on first use in each process.
+
+    ``db_url`` is for tests only: a production URL may carry a password, and resource config is
+    shown in the Dagster UI, so production reads it from the environment via settings instead.
+    """
+
+    db_url: str = ""
+
+    def get_store(self) -> Store:
+        store = connect(self.db_url) if self.db_url else open_store()
+        with _migrated_lock:
+            if store.url not in _migrated:
+                migrate(store)
+                _migrated.add(store.url)
+        return store
+
+
+defs = dg.Definitions(resources={"store": StoreResource()})
