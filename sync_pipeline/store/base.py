@@ -30,6 +30,18 @@ def rewrite_placeholders(sql: str, template: str) -> str:
     return _PLACEHOLDER.sub(lambda m: template.format(name=m.group(1)), sql)
 
 
+def in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """An ``IN (...)`` list as SQL text plus parameters, portable to both backends.
+
+    >>> in_list("id", ["a", "b"])
+    ('(:id_0, :id_1)', {'id_0': 'a', 'id_1': 'b'})
+    """
+    if not values:
+        return "(NULL)", {}
+    params = {f"{name}_{i}": v for i, v in enumerate(values)}
+    return "(" + ", ".join(f":{key}" for key in params) + ")", params
+
+
 class Transaction(ABC):
     """One short database transaction. Commit happens when the ``with`` block exits cleanly."""
 

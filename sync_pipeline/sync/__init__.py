@@ -1,0 +1,1 @@
+"""Syncing vendor data into the local store: incremental contacts and deletion reconciliation."""
