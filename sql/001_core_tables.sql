@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS contacts (
     date_added      TIMESTAMPTZ,
     date_updated    TIMESTAMPTZ,
     deleted_at      TIMESTAMPTZ,     -- soft delete: a row GHL no longer has
+    pending_since   TIMESTAMPTZ,     -- a queued agent change is applied locally, not yet confirmed
     synced_at       TIMESTAMPTZ NOT NULL,
     content_hash    TEXT NOT NULL,
     raw             JSONB,
@@ -67,8 +68,10 @@ CREATE TABLE IF NOT EXISTS enrichment_cache (
 );
 CREATE INDEX IF NOT EXISTS enrichment_cache_expiry_idx ON enrichment_cache (key, expires_at);
 
+CREATE SEQUENCE IF NOT EXISTS outbox_seq;
 CREATE TABLE IF NOT EXISTS outbox (
     id               TEXT PRIMARY KEY,   -- the job id agents get back
+    seq              BIGINT NOT NULL DEFAULT nextval('outbox_seq'),  -- enqueue order per contact
     action           TEXT NOT NULL,
     provider         TEXT NOT NULL,
     payload          JSONB NOT NULL,
@@ -83,14 +86,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt_at  TIMESTAMPTZ NOT NULL,
     lease_until      TIMESTAMPTZ,
     lease_owner      TEXT,
+    outcome_uncertain BOOLEAN NOT NULL DEFAULT FALSE,  -- vendor may have acted: look up before resending
     provider_ref     TEXT,
     last_error       TEXT,
+    callback_status  TEXT,               -- pending | delivered | failed (when callback_url is set)
+    callback_attempts INTEGER NOT NULL DEFAULT 0,
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL,
     done_at          TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS outbox_due_idx ON outbox (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS outbox_contact_idx ON outbox (contact_id, created_at);
+CREATE INDEX IF NOT EXISTS outbox_contact_idx ON outbox (contact_id, seq);
 
 CREATE SEQUENCE IF NOT EXISTS webhook_quarantine_id_seq;
 CREATE TABLE IF NOT EXISTS webhook_quarantine (

@@ -28,12 +28,14 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     undeleted: int = 0
+    pending: int = 0  # left alone: an agent's queued change is applied locally, awaiting the vendor
 
     def add(self, other: UpsertCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.undeleted += other.undeleted
+        self.pending += other.pending
 
 
 def content_hash(contact: Contact) -> str:
@@ -73,6 +75,8 @@ WHERE provider = :provider AND id = :id
 def upsert_contacts(tx: Transaction, contacts: Sequence[Contact], synced_at: datetime) -> UpsertCounts:
     """Insert new contacts, rewrite changed ones, leave unchanged ones alone (by content hash).
 
+    Rows with an agent's change pending are left alone too: the sync must not undo what the agent
+    just wrote; the outbox refreshes them when the vendor confirms.
     Later duplicates of an id in ``contacts`` win, so an overlap window may repeat contacts freely.
     """
     latest = {c.id: c for c in contacts}
@@ -87,6 +91,8 @@ def upsert_contacts(tx: Transaction, contacts: Sequence[Contact], synced_at: dat
             previous = known.get(contact.id)
             if previous is None:
                 inserts.append(row)
+            elif previous["pending_since"] is not None:
+                counts.pending += 1
             elif previous["content_hash"] != row["content_hash"] or previous["deleted_at"] is not None:
                 updates.append(row)
                 counts.undeleted += previous["deleted_at"] is not None
@@ -102,7 +108,7 @@ def upsert_contacts(tx: Transaction, contacts: Sequence[Contact], synced_at: dat
 def _existing(tx: Transaction, provider: str, ids: Sequence[str]) -> dict[str, Row]:
     clause, params = in_list("id", ids)
     rows = tx.fetchall(
-        f"SELECT id, content_hash, deleted_at FROM contacts WHERE provider = :provider AND id IN {clause}",
+        f"SELECT id, content_hash, deleted_at, pending_since FROM contacts WHERE provider = :provider AND id IN {clause}",
         {"provider": provider, **params},
     )
     return {r["id"]: r for r in rows}
