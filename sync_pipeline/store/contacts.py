@@ -108,7 +108,8 @@ def upsert_contacts(tx: Transaction, contacts: Sequence[Contact], synced_at: dat
 def _existing(tx: Transaction, provider: str, ids: Sequence[str]) -> dict[str, Row]:
     clause, params = in_list("id", ids)
     rows = tx.fetchall(
-        f"SELECT id, content_hash, deleted_at, pending_since FROM contacts WHERE provider = :provider AND id IN {clause}",
+        "SELECT id, content_hash, deleted_at, pending_since FROM contacts "
+        f"WHERE provider = :provider AND id IN {clause}",
         {"provider": provider, **params},
     )
     return {r["id"]: r for r in rows}

@@ -112,8 +112,9 @@ def claim(
         # SET expressions read the old row, so outcome_uncertain records "its lease lapsed mid-send".
         tx.execute(
             f"""
-            UPDATE outbox SET outcome_uncertain = (outcome_uncertain OR status = 'sending'), status = 'sending',
-                   lease_until = :lease_until, lease_owner = :owner, attempts = attempts + 1, updated_at = :now
+            UPDATE outbox
+            SET outcome_uncertain = (outcome_uncertain OR status = 'sending'), status = 'sending',
+                lease_until = :lease_until, lease_owner = :owner, attempts = attempts + 1, updated_at = :now
             WHERE id IN {clause}
             """,
             {"lease_until": lease_until, "owner": owner, "now": now, **id_params},
