@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import dagster as dg
 
-from ..store import Store, connect, migrate, open_store
-
-_migrated: set[str] = set()
-_migrated_lock = threading.Lock()
+from ..store import Store, ensure_migrated, open_store, shared_store
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -22,12 +17,7 @@ class StoreResource(dg.ConfigurableResource):
     db_url: str = ""
 
     def get_store(self) -> Store:
-        store = connect(self.db_url) if self.db_url else open_store()
-        with _migrated_lock:
-            if store.url not in _migrated:
-                migrate(store)
-                _migrated.add(store.url)
-        return store
+        return ensure_migrated(shared_store(self.db_url) if self.db_url else open_store())
 
 
 defs = dg.Definitions(resources={"store": StoreResource()})

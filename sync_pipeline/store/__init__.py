@@ -11,7 +11,7 @@ import threading
 from ..settings import Settings, get_settings
 from .base import Row, Store, Transaction
 from .errors import MigrationError, StoreBusy, StoreConfigError, StoreError
-from .migrations import migrate
+from .migrations import ensure_migrated, migrate
 
 __all__ = [
     "MigrationError",
@@ -22,8 +22,10 @@ __all__ = [
     "StoreError",
     "Transaction",
     "connect",
+    "ensure_migrated",
     "migrate",
     "open_store",
+    "shared_store",
 ]
 
 _stores: dict[str, Store] = {}
@@ -47,13 +49,16 @@ def connect(url: str, *, lock_timeout_s: float = 30.0) -> Store:
     return PostgresStore(url)
 
 
-def open_store(settings: Settings | None = None) -> Store:
-    """The process-wide store for the configured ``SYNC_PIPELINE_DB`` (one per URL per process)."""
-    settings = settings or get_settings()
+def shared_store(url: str, *, lock_timeout_s: float = 30.0) -> Store:
+    """The process-wide store for ``url``: one per URL, so one DuckDB lock and one Postgres pool."""
     with _stores_lock:
-        store = _stores.get(settings.db_url)
+        store = _stores.get(url)
         if store is None:
-            store = _stores[settings.db_url] = connect(
-                settings.db_url, lock_timeout_s=settings.db_lock_timeout_s
-            )
+            store = _stores[url] = connect(url, lock_timeout_s=lock_timeout_s)
         return store
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """The process-wide store for the configured ``SYNC_PIPELINE_DB``."""
+    settings = settings or get_settings()
+    return shared_store(settings.db_url, lock_timeout_s=settings.db_lock_timeout_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,6 +101,19 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Mig
             )
         applied_now.append(migration)
     return applied_now
+
+
+_migrated_urls: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
+def ensure_migrated(store: Store) -> Store:
+    """Migrate ``store`` the first time this process uses it; later calls cost nothing."""
+    with _migrated_lock:
+        if store.url not in _migrated_urls:
+            migrate(store)
+            _migrated_urls.add(store.url)
+    return store
 
 
 def split_statements(sql: str) -> list[str]:

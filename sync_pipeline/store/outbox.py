@@ -37,11 +37,17 @@ class NewJob:
     send_after: datetime | None = None
 
 
+def job_id_for_key(tx: Transaction, idempotency_key: str) -> str | None:
+    """The job already queued under ``idempotency_key``, if any."""
+    found = tx.scalar("SELECT id FROM outbox WHERE idempotency_key = :key", {"key": idempotency_key})
+    return None if found is None else str(found)
+
+
 def enqueue(tx: Transaction, job: NewJob, now: datetime) -> tuple[str, bool]:
     """Queue ``job``; return ``(job_id, created)``. The same idempotency key returns the same job."""
-    existing = tx.scalar("SELECT id FROM outbox WHERE idempotency_key = :key", {"key": job.idempotency_key})
+    existing = job_id_for_key(tx, job.idempotency_key)
     if existing is not None:
-        return str(existing), False
+        return existing, False
     job_id = uuid.uuid4().hex
     tx.execute(
         """

@@ -1,0 +1,27 @@
+"""The agent-facing API: local reads in milliseconds, and writes queued with a job id at once."""
+
+from .contacts import find_contacts, get_contact
+from .errors import InvalidRequest, UnknownContact
+from .outbox import (
+    add_tags,
+    delete_contact,
+    enqueue_email,
+    job_status,
+    remove_tags,
+    update_contact,
+    upsert_contact,
+)
+
+__all__ = [
+    "InvalidRequest",
+    "UnknownContact",
+    "add_tags",
+    "delete_contact",
+    "enqueue_email",
+    "find_contacts",
+    "get_contact",
+    "job_status",
+    "remove_tags",
+    "update_contact",
+    "upsert_contact",
+]
