@@ -16,6 +16,18 @@ from typing import Any
 from ..providers.base import Contact
 from .base import Row, Transaction, in_list
 
+# Columns an agent's queued change may touch (and a rejected change may put back).
+_RESTORABLE = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company_name",
+    "custom_fields",
+    "tags",
+    "deleted_at",
+)
+
 # A page of ids per statement keeps parameter lists and transactions short.
 _CHUNK = 500
 
@@ -198,3 +210,33 @@ def find_contacts(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def settle_pending(
+    tx: Transaction,
+    provider: str,
+    contact_id: str,
+    *,
+    now: datetime,
+    fresh: Contact | None = None,
+    restore: dict[str, Any] | None = None,
+) -> None:
+    """Finish an agent's local change once the vendor answered.
+
+    ``fresh`` (the vendor's copy after a confirmed write) replaces the row; ``restore`` (the
+    ``before`` snapshot of a rejected write) puts the old values back. Either way the row stops
+    being pending.
+    """
+    if fresh is not None:
+        tx.execute(
+            "UPDATE contacts SET pending_since = NULL WHERE provider = :provider AND id = :id",
+            {"provider": provider, "id": contact_id},
+        )
+        upsert_contacts(tx, [fresh], now)
+        return
+    values = {k: v for k, v in (restore or {}).items() if k in _RESTORABLE}
+    assignments = "".join(f"{column} = :{column}, " for column in values)
+    tx.execute(
+        f"UPDATE contacts SET {assignments}pending_since = NULL WHERE provider = :provider AND id = :id",
+        {**values, "provider": provider, "id": contact_id},
+    )

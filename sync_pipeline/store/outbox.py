@@ -168,6 +168,18 @@ def requeue_dead(tx: Transaction, now: datetime, job_ids: Sequence[str] | None =
     )
 
 
+def other_active_writes(tx: Transaction, provider: str, contact_id: str, exclude_id: str) -> int:
+    """Unfinished CRM writes to the contact besides ``exclude_id`` (its local row stays pending)."""
+    return int(
+        tx.scalar(
+            "SELECT count(*) FROM outbox WHERE provider = :provider AND contact_id = :contact_id "
+            "AND id <> :id AND action <> 'send_email' "
+            "AND status IN ('queued', 'sending', 'retry', 'unknown')",
+            {"provider": provider, "contact_id": contact_id, "id": exclude_id},
+        )
+    )
+
+
 def get_job(tx: Transaction, job_id: str) -> Row | None:
     return tx.fetchone("SELECT * FROM outbox WHERE id = :id", {"id": job_id})
 

@@ -1,0 +1,1 @@
+"""Draining the outbox: claim due jobs, call the vendor, record every outcome."""
