@@ -83,6 +83,7 @@ class Settings:
     ghl_api_key: Secret = field(default_factory=lambda: Secret(""))
     ghl_location_id: str = ""
     ghl_webhook_public_key: str = GHL_PUBLISHED_WEBHOOK_KEY
+    ghl_webhook_legacy_rsa_key: str = ""  # PEM; empty = legacy x-wh-signature not accepted
     hubspot_base_url: str = REAL_BASE_URLS["hubspot"]
     hubspot_token: Secret = field(default_factory=lambda: Secret(""))
     instantly_base_url: str = REAL_BASE_URLS["instantly"]
@@ -92,6 +93,8 @@ class Settings:
     pdl_base_url: str = REAL_BASE_URLS["pdl"]
     pdl_api_key: Secret = field(default_factory=lambda: Secret(""))
     rb2b_webhook_token: Secret = field(default_factory=lambda: Secret(""))
+    instantly_webhook_token: Secret = field(default_factory=lambda: Secret(""))
+    webhook_max_age_s: int = 300
 
     enrichment_ttl_days: int = 30
     contacts_freshness_minutes: int = 15
@@ -156,6 +159,7 @@ _ENV_NAMES = {
     "ghl_api_key": "GHL_API_KEY",
     "ghl_location_id": "GHL_LOCATION_ID",
     "ghl_webhook_public_key": "GHL_WEBHOOK_PUBLIC_KEY",
+    "ghl_webhook_legacy_rsa_key": "GHL_WEBHOOK_LEGACY_RSA_KEY",
     "hubspot_base_url": "HUBSPOT_BASE_URL",
     "hubspot_token": "HUBSPOT_TOKEN",
     "instantly_base_url": "INSTANTLY_BASE_URL",
@@ -165,6 +169,8 @@ _ENV_NAMES = {
     "pdl_base_url": "PDL_BASE_URL",
     "pdl_api_key": "PDL_API_KEY",
     "rb2b_webhook_token": "RB2B_WEBHOOK_TOKEN",
+    "instantly_webhook_token": "INSTANTLY_WEBHOOK_TOKEN",
+    "webhook_max_age_s": "WEBHOOK_MAX_AGE_SECONDS",
     "enrichment_ttl_days": "ENRICHMENT_TTL_DAYS",
     "contacts_freshness_minutes": "CONTACTS_FRESHNESS_MINUTES",
 }

@@ -18,6 +18,8 @@ import pytest
 
 from sync_pipeline.store import Store, connect, migrate
 
+pytest_plugins = ["sync_pipeline_tests.sandbox_fixtures"]
+
 BACKENDS = ("duckdb", "postgres")
 
 

@@ -1,0 +1,164 @@
+"""What the transport must know about each vendor, as data: limits, headers, auth, error bodies.
+
+A provider module picks a profile and then holds only its vendor's paths and payload shapes.
+Numbers come from the shared vendor reference (``vendor-apis/README.md``); override them per
+client with ``VendorClient(windows=...)`` or ``dataclasses.replace(profile, ...)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .rate_headers import HeaderWindow
+
+DAY_S = 86_400.0
+# A window advertised by a vendor at runtime this long or longer is a budget (unpaced), not a burst limit.
+BUDGET_PERIOD_S = 3_600.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``limit`` requests per ``period_s`` seconds, per vendor account.
+
+    ``paced`` windows (the vendor's short burst windows) are spread evenly with one request of
+    headroom, so no stretch of ``period_s`` ever holds more than ``limit - 1`` of our requests, and
+    the vendor's ``remaining`` reaching 0 means someone else shares the budget. Unpaced windows
+    (daily budgets) are spent as fast as the paced windows allow until they run out.
+    """
+
+    name: str
+    limit: int
+    period_s: float
+    paced: bool = True
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.period_s <= 0:
+            raise ValueError(f"rate-limit window {self.name!r} needs limit >= 1 and period_s > 0")
+
+    @property
+    def rate(self) -> float:
+        """Requests per second this window allows."""
+        return self.limit / self.period_s
+
+
+@dataclass(frozen=True)
+class VendorProfile:
+    """One vendor's transport behaviour.
+
+    ``credential_setting`` is the environment variable a 401/403 message tells the user to fix.
+    ``auth_format`` renders the credential into ``auth_header``. ``error_fields`` are dotted paths
+    tried in order to find the human message in an error body (lists are joined: GHL 422 sends a
+    ``message`` array). ``idempotency_header`` carries ``idempotency_key`` where the vendor has one.
+    """
+
+    name: str
+    display_name: str
+    credential_setting: str
+    windows: tuple[Window, ...]
+    rate_headers: tuple[HeaderWindow, ...] = ()
+    auth_header: str = "Authorization"
+    auth_format: str = "Bearer {secret}"
+    error_fields: tuple[str, ...] = ("message", "error.message", "error", "detail")
+    idempotency_header: str | None = None
+
+
+# Sent by vendors that follow the common convention (Clay "when available", Clearbit, Smartlead).
+GENERIC_RATE_HEADERS = (
+    HeaderWindow(
+        "advertised", limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset"
+    ),
+)
+
+GHL_PROFILE = VendorProfile(
+    name="ghl",
+    display_name="GoHighLevel",
+    credential_setting="GHL_API_KEY",
+    # Per app per location: 100 per 10 s burst, 200,000 per day (vendor reference 1.2).
+    windows=(Window("burst", 100, 10.0), Window("daily", 200_000, DAY_S, paced=False)),
+    rate_headers=(
+        HeaderWindow(
+            "burst",
+            limit="X-RateLimit-Max",
+            remaining="X-RateLimit-Remaining",
+            period_ms_header="X-RateLimit-Interval-Milliseconds",
+        ),
+        HeaderWindow(
+            "daily", limit="X-RateLimit-Limit-Daily", remaining="X-RateLimit-Daily-Remaining", period_s=DAY_S
+        ),
+    ),
+)
+
+INSTANTLY_PROFILE = VendorProfile(
+    name="instantly",
+    display_name="Instantly",
+    credential_setting="INSTANTLY_API_KEY",
+    # Workspace-wide, shared by every key and by API v1 and v2: 100/s and 6,000/min (reference 2.2).
+    # Instantly documents no rate headers; the generic ones are read in case they appear.
+    windows=(Window("second", 100, 1.0), Window("minute", 6_000, 60.0)),
+    rate_headers=GENERIC_RATE_HEADERS,
+)
+
+HUBSPOT_PROFILE = VendorProfile(
+    name="hubspot",
+    display_name="HubSpot",
+    credential_setting="HUBSPOT_TOKEN",
+    # Free/Starter: 100 per 10 s rolling, 250,000 per day; Pro/Enterprise advertise 150 (reference 5.1).
+    windows=(Window("burst", 100, 10.0), Window("daily", 250_000, DAY_S, paced=False)),
+    rate_headers=(
+        HeaderWindow(
+            "burst",
+            limit="X-HubSpot-RateLimit-Max",
+            remaining="X-HubSpot-RateLimit-Remaining",
+            period_ms_header="X-HubSpot-RateLimit-Interval-Milliseconds",
+        ),
+        HeaderWindow(
+            "secondly",
+            limit="X-HubSpot-RateLimit-Secondly",
+            remaining="X-HubSpot-RateLimit-Secondly-Remaining",
+            period_s=1.0,
+        ),
+        HeaderWindow(
+            "daily",
+            limit="X-HubSpot-RateLimit-Daily",
+            remaining="X-HubSpot-RateLimit-Daily-Remaining",
+            period_s=DAY_S,
+        ),
+    ),
+)
+
+PDL_PROFILE = VendorProfile(
+    name="pdl",
+    display_name="People Data Labs",
+    credential_setting="PDL_API_KEY",
+    # Paying plans: 1,000/min per key per endpoint, fixed 60 s window (reference 4.5).
+    windows=(Window("minute", 1_000, 60.0),),
+    rate_headers=(
+        HeaderWindow(
+            "minute",
+            limit="x-ratelimit-limit",
+            remaining="x-ratelimit-remaining",
+            reset="x-ratelimit-reset",
+            period_s=60.0,
+            key="minute",
+        ),
+    ),
+    auth_header="X-Api-Key",
+    auth_format="{secret}",
+    error_fields=("error.message", "message"),
+)
+
+# PDL's free plan allows 100/min; the headers would teach the client this too, after the first call.
+PDL_FREE_PROFILE = replace(PDL_PROFILE, windows=(Window("minute", 100, 60.0),))
+
+CLAY_PROFILE = VendorProfile(
+    name="clay",
+    display_name="Clay",
+    credential_setting="CLAY_API_KEY",
+    # Clay publishes no number for its Public API. 10/s is the only figure Clay staff have quoted
+    # (inbound 10 records/s per workspace, burst 20); a 429 with Retry-After or advertised
+    # X-RateLimit-* headers tighten it further at run time.
+    windows=(Window("second", 10, 1.0),),
+    rate_headers=GENERIC_RATE_HEADERS,
+    auth_header="clay-api-key",
+    auth_format="{secret}",
+)

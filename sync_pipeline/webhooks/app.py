@@ -1,0 +1,49 @@
+"""The ASGI webhook receiver served by `sync-pipeline webhooks serve`.
+
+Routes (DESIGN.md): ``POST /webhooks/rb2b?token=…``, ``POST /webhooks/ghl``,
+``POST /webhooks/instantly``, ``GET /healthz``. Each handler stores what it accepts before
+answering, so a delivery is either durable or refused, never half taken.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..settings import Settings
+from ..store import Store
+from .ghl import handle_ghl
+from .ghl_signature import GhlVerifier
+
+
+def build_app(store: Store, settings: Settings) -> Starlette:
+    """The receiver bound to one store and the webhook settings (keys, tokens, replay window)."""
+    verifier = GhlVerifier.from_settings(settings.ghl_webhook_public_key, settings.ghl_webhook_legacy_rsa_key)
+    max_age = timedelta(seconds=settings.webhook_max_age_s)
+
+    async def ghl(request: Request) -> Response:
+        answer = handle_ghl(
+            store, verifier, await request.body(), request.headers, max_age=max_age, provider="ghl"
+        )
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+
+    async def healthz(request: Request) -> Response:
+        await run_in_threadpool(_ping, store)
+        return JSONResponse({"status": "ok", "store": store.dialect})
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/ghl", ghl, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+def _ping(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.scalar("SELECT 1")

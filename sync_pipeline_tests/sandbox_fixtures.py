@@ -1,0 +1,123 @@
+"""Pytest fixtures that start vendor sandboxes on loopback, for any test in the suite.
+
+Use them from a conftest (``pytest_plugins = ["sync_pipeline_tests.sandbox_fixtures"]``) or import
+them. ``ghl_sandbox`` is a seeded GHL sandbox with GHL's real rate limits; ``ghl_sandbox_factory``
+starts one with other settings; ``webhook_sink`` is a local receiver for the webhooks a sandbox
+sends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sync_pipeline.sandbox import RunningSandbox, start_sandbox
+from sync_pipeline.sandbox.ghl.config import API_VERSION
+from sync_pipeline.sandbox.ghl.sandbox import GhlSandbox
+from sync_pipeline.sandbox.server import ServerThread
+
+
+@dataclass
+class GhlSandboxHandle:
+    """A running GHL sandbox and what a client needs to call it."""
+
+    running: RunningSandbox
+    url: str
+    api_key: str
+    location_id: str
+    webhook_public_key: str
+    state: GhlSandbox
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client with the sandbox's base URL, bearer key and ``Version`` header."""
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            "Version": API_VERSION,
+            **kwargs.pop("headers", {}),
+        }
+        return httpx.Client(base_url=self.url, headers=headers, **kwargs)
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST (with a body) or GET an ``/_sandbox/`` endpoint; returns the JSON answer."""
+        url = f"{self.url}/_sandbox/{path}"
+        response = httpx.post(url, json=body) if body is not None else httpx.get(url)
+        response.raise_for_status()
+        return response.json()
+
+
+GhlSandboxFactory = Callable[..., GhlSandboxHandle]
+
+
+@pytest.fixture
+def ghl_sandbox_factory() -> Iterator[GhlSandboxFactory]:
+    """``factory(contacts=…, seed=…, config=…, vendor_configs=…, clock=…)`` → a started GHL sandbox,
+    stopped after the test."""
+    started: list[RunningSandbox] = []
+
+    def factory(**options: Any) -> GhlSandboxHandle:
+        options.setdefault("contacts", 2_000)
+        running = start_sandbox(("ghl",), **options)
+        started.append(running)
+        creds = running.credentials["ghl"]
+        state = running.state("ghl")
+        assert isinstance(state, GhlSandbox)
+        return GhlSandboxHandle(
+            running,
+            running.urls["ghl"],
+            creds["api_key"],
+            creds["location_id"],
+            creds["webhook_public_key"],
+            state,
+        )
+
+    yield factory
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def ghl_sandbox(ghl_sandbox_factory: GhlSandboxFactory) -> GhlSandboxHandle:
+    """A GHL sandbox with 2,000 seeded contacts (seed 1) and GHL's default limits and settings."""
+    return ghl_sandbox_factory()
+
+
+@dataclass
+class WebhookSink:
+    """A loopback receiver recording every delivery; ``statuses`` scripts its answers (then 200)."""
+
+    url: str = ""
+    received: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def bodies(self) -> list[bytes]:
+        with self._lock:
+            return [body for body, _ in self.received]
+
+    async def receive(self, request: Request) -> Response:
+        """Record one delivery and answer the next scripted status."""
+        body = await request.body()
+        with self._lock:
+            self.received.append((body, dict(request.headers)))
+            status = self.statuses.pop(0) if self.statuses else 200
+        return Response(status_code=status)
+
+
+@pytest.fixture
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    server = ServerThread(
+        Starlette(routes=[Route("/hook", sink.receive, methods=["POST"])]), name="webhook-sink"
+    )
+    sink.url = server.start() + "/hook"
+    yield sink
+    server.stop()

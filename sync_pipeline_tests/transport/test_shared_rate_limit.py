@@ -1,0 +1,154 @@
+"""The shared rate limiter against a vendor that enforces a fixed window: no 429s, near the ceiling,
+one limit for every process and every client on the same store."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from sync_pipeline.providers.base import RateLimited
+from sync_pipeline.store import Store, connect
+from sync_pipeline.transport import RetryPolicy, Window
+
+from .conftest import ClientFactory
+from .fake_vendor import FakeVendor, Fault
+from .ghl_client import LIMIT, PERIOD_S, build_client, get_contact
+
+CEILING = LIMIT / PERIOD_S
+
+
+def test_burst_makes_no_429s_and_runs_near_the_ceiling(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory
+) -> None:
+    fake, _ = vendor
+    client = make_client()
+    n = 2 * LIMIT + 1
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: get_contact(client, f"c{i}"), range(n)))
+
+    assert statuses == [200] * n
+    assert fake.statuses() == {200: n}, "the vendor answered something other than 200"
+    assert fake.max_in_any_period() <= LIMIT
+    arrivals = sorted(a.at for a in fake.arrivals)
+    rate = (n - 1) / (arrivals[-1] - arrivals[0])
+    assert rate >= 0.9 * CEILING, f"ran at {rate:.1f}/s, below 90 % of {CEILING:.0f}/s"
+    stats = client.stats()
+    assert (stats.calls, stats.attempts, stats.rate_limited, stats.retries) == (n, n, 0, 0)
+    assert stats.limiter_wait_s > 0 and stats.vendor_remaining["burst"] >= 0
+
+
+def _worker(db_url: str, base_url: str, count: int, barrier: threading.Barrier, results: mp.Queue) -> None:
+    """One Dagster-like process: its own store connection and client, four threads of calls."""
+    try:
+        store = connect(db_url, lock_timeout_s=20)
+        client = build_client(store, base_url)
+        barrier.wait(timeout=60)
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(lambda i: get_contact(client, f"p{i}"), range(count)))
+        client.close()
+        store.close()
+        results.put((statuses, None))
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        results.put(([], f"{type(exc).__name__}: {exc}"))
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_limit(store: Store, db_url: str, vendor: tuple[FakeVendor, str]) -> None:
+    fake, base_url = vendor
+    store.close()  # let the workers have the DuckDB file
+    ctx = mp.get_context("spawn")
+    results: mp.Queue = ctx.Queue()
+    barrier = ctx.Barrier(2)
+    count = LIMIT
+    procs = [ctx.Process(target=_worker, args=(db_url, base_url, count, barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=90) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+
+    assert [err for _, err in outcomes if err] == []
+    assert [statuses for statuses, _ in outcomes] == [[200] * count] * 2
+    # Both processes together wanted 2 x LIMIT at once; the vendor saw them one limit at a time.
+    assert fake.statuses() == {200: 2 * count}
+    assert fake.max_in_any_period() <= LIMIT
+    assert max(fake.per_window().values()) <= LIMIT
+
+
+def test_a_429_with_retry_after_holds_every_client_of_the_account(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory
+) -> None:
+    fake, _ = vendor
+    fake.script.append(
+        Fault.answer(429, {"statusCode": 429, "message": "Too Many Requests"}, **{"Retry-After": "1"})
+    )
+    first, other = make_client(), make_client()  # two limiters on one store, as in two processes
+
+    def other_caller() -> None:
+        while not fake.arrivals:
+            time.sleep(0.005)
+        time.sleep(0.05)  # the 429 has reached the first client by now
+        get_contact(other, "b")
+
+    thread = threading.Thread(target=other_caller)
+    thread.start()
+    assert get_contact(first, "a") == 200
+    thread.join(timeout=10)
+
+    refused, *later = fake.arrivals
+    assert refused.status == 429
+    assert [a.status for a in later] == [200, 200]
+    assert all(a.at - refused.at >= 0.95 for a in later), "a request went out during the Retry-After hold"
+    assert first.stats().rate_limited == 1 and first.stats().retries == 1
+    assert other.stats().limiter_wait_s >= 0.5
+
+
+def test_a_smaller_advertised_window_is_adopted(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory
+) -> None:
+    fake, _ = vendor
+    client = make_client(windows=(Window("burst", 5 * LIMIT, PERIOD_S),))  # configured 5x too generous
+    for i in range(LIMIT + 5):
+        assert get_contact(client, f"c{i}") == 200
+
+    assert client.stats().windows["burst"] == f"{LIMIT}/{PERIOD_S:g}s"
+    assert fake.statuses() == {200: LIMIT + 5}
+    assert fake.max_in_any_period() <= LIMIT
+
+
+def test_a_hold_beyond_the_call_budget_raises_without_sending(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory
+) -> None:
+    fake, _ = vendor
+    fake.script.append(Fault.answer(429, **{"Retry-After": "30"}))
+    client = make_client(retry=RetryPolicy(max_elapsed_s=1.0))
+
+    with pytest.raises(RateLimited) as first:
+        get_contact(client, "a")
+    assert first.value.retry_after is not None and first.value.retry_after > 25
+    with pytest.raises(RateLimited, match="nothing was sent"):
+        get_contact(client, "b")
+    assert len(fake.arrivals) == 1
+
+
+def test_a_window_the_vendor_says_is_spent_holds_until_it_can_have_passed(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory
+) -> None:
+    fake, _ = vendor
+    # Another app on the same location used the window up: the vendor says 0 remaining.
+    fake.script.append(Fault.answer(200, {"ok": True}, **{"X-RateLimit-Remaining": "0"}))
+    client = make_client()
+    get_contact(client, "a")
+    get_contact(client, "b")
+
+    first, second = fake.arrivals
+    assert second.at - first.at >= 0.95 * PERIOD_S
+    assert fake.statuses() == {200: 2}
+    metadata = client.stats().as_metadata()
+    assert metadata["api_calls"] == 2 and metadata["api_rate_limited"] == 0
+    assert metadata["api_remaining_burst"] >= 0 and metadata["api_window_burst"] == "20/1s"
+    assert metadata["api_limiter_wait_s"] >= 0.9
