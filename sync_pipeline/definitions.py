@@ -9,5 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .defs import resources
+from .defs.contacts import definitions as contacts
+from .defs.outbox import definitions as outbox
 
-defs = dg.Definitions.merge(resources.defs)
+defs = dg.Definitions.merge(resources.defs, contacts.defs, outbox.defs)

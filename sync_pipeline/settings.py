@@ -119,8 +119,7 @@ class Settings:
             or self.db_url.split("://")[0].split("+")[0] in ("postgresql", "postgres")
         ):
             raise SettingsError(
-                "SYNC_PIPELINE_DB must start with duckdb:/// or postgresql://; "
-                f"got {scrub_url(self.db_url)!r}"
+                f"SYNC_PIPELINE_DB must start with duckdb:/// or postgresql://; got {scrub_url(self.db_url)!r}"
             )
         for name, allowed in (
             ("crm_provider", CRM_PROVIDERS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ..store import Store, ensure_migrated, open_store, shared_store
+from .providers import ProvidersResource
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -20,4 +21,4 @@ class StoreResource(dg.ConfigurableResource):
         return ensure_migrated(shared_store(self.db_url) if self.db_url else open_store())
 
 
-defs = dg.Definitions(resources={"store": StoreResource()})
+defs = dg.Definitions(resources={"store": StoreResource(), "providers": ProvidersResource()})

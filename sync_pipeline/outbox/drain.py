@@ -66,15 +66,11 @@ def claim_chunks(
 ) -> list[list[Row]]:
     """Lease up to ``max_rows`` due jobs, split into chunks of one provider each."""
     now = clock()
-    rows = outbox_q.claim(
-        store, owner=owner, now=now, lease_until=now + lease, limit=max_rows, providers=providers
-    )
+    rows = outbox_q.claim(store, owner=owner, now=now, lease_until=now + lease, limit=max_rows, providers=providers)
     by_provider: dict[str, list[Row]] = {}
     for row in rows:
         by_provider.setdefault(row["provider"], []).append(row)
-    return [
-        group[i : i + chunk_size] for group in by_provider.values() for i in range(0, len(group), chunk_size)
-    ]
+    return [group[i : i + chunk_size] for group in by_provider.values() for i in range(0, len(group), chunk_size)]
 
 
 def process_chunk(worker: OutboxWorker, rows: Sequence[Row], *, concurrency: int = 4) -> DrainReport:

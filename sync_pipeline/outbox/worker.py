@@ -55,7 +55,7 @@ class OutboxWorker:
             # A send may have reached the vendor before the failure: look it up before resending.
             return self._retry(row, exc, retry_after=None, uncertain=row["action"] == "send_email")
         except PermanentVendorError as exc:
-            return self._finish(row, "dead", f"rejected by {exc.provider}: {exc}")
+            return self._finish(row, "dead", f"rejected: {exc}")
         except (KeyError, ValueError) as exc:
             return self._finish(row, "dead", f"job cannot be sent as queued: {type(exc).__name__}: {exc}")
         with self.store.transaction() as tx:
@@ -107,17 +107,13 @@ class OutboxWorker:
         self._settle(row, contact_id, fresh=fresh)
         return fresh.id if fresh is not None else contact_id
 
-    def _settle(
-        self, row: Row, contact_id: str | None, *, fresh: Any = None, restore: dict | None = None
-    ) -> None:
+    def _settle(self, row: Row, contact_id: str | None, *, fresh: Any = None, restore: dict | None = None) -> None:
         if contact_id is None:
             return
         with self.store.transaction() as tx:
             if outbox_q.other_active_writes(tx, row["provider"], contact_id, row["id"]) and fresh is None:
                 return  # later queued changes still own the local row
-            contacts_q.settle_pending(
-                tx, row["provider"], contact_id, now=self.clock(), fresh=fresh, restore=restore
-            )
+            contacts_q.settle_pending(tx, row["provider"], contact_id, now=self.clock(), fresh=fresh, restore=restore)
 
     # -- outcomes --------------------------------------------------------------------------------
 
@@ -128,8 +124,7 @@ class OutboxWorker:
                 return self._finish(
                     row,
                     "unknown",
-                    f"gave up after {row['attempts']} attempts, the last "
-                    f"of which may have reached the vendor: {exc}",
+                    f"gave up after {row['attempts']} attempts, the last of which may have reached the vendor: {exc}",
                 )
             return self._finish(row, "dead", f"gave up after {row['attempts']} attempts: {exc}")
         now = self.clock()

@@ -49,9 +49,7 @@ class DuckDBStore(Store):
 
     dialect = "duckdb"
 
-    def __init__(
-        self, path: str | Path, *, lock_timeout_s: float = 30.0, idle_release_s: float = 0.05
-    ) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0, idle_release_s: float = 0.05) -> None:
         self.path = Path(path).expanduser().resolve()
         self.url = f"duckdb:///{self.path.as_posix()}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,9 +134,7 @@ class DuckDBStore(Store):
                             f"DuckDB store {self.path} is locked by a process outside sync_pipeline "
                             f"({_first_line(exc)}); close that program or use PostgreSQL for shared access"
                         ) from None
-                    raise StoreConfigError(
-                        f"cannot open DuckDB store {self.path}: {_first_line(exc)}"
-                    ) from None
+                    raise StoreConfigError(f"cannot open DuckDB store {self.path}: {_first_line(exc)}") from None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 

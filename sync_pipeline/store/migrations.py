@@ -56,9 +56,7 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
             raise MigrationError(f"migration file {path.name} must be named NNN_lowercase_name.sql")
         version = int(match.group(1))
         if version in found:
-            raise MigrationError(
-                f"two migration files share number {version:03d}: {found[version].name}, {path.name}"
-            )
+            raise MigrationError(f"two migration files share number {version:03d}: {found[version].name}, {path.name}")
         found[version] = Migration(version, match.group(2), path.read_text())
     return [found[v] for v in sorted(found)]
 

@@ -121,9 +121,7 @@ def _values(params: Params | None, names: tuple[str, ...]) -> dict[str, Any]:
     missing = [n for n in names if n not in params]
     if missing:
         raise StoreError(f"query parameter :{missing[0]} was not supplied")
-    return {
-        n: psycopg2.extras.Json(params[n]) if isinstance(params[n], dict | list) else params[n] for n in names
-    }
+    return {n: psycopg2.extras.Json(params[n]) if isinstance(params[n], dict | list) else params[n] for n in names}
 
 
 def _session_options(dsn: str) -> str:
@@ -135,7 +133,5 @@ def _session_options(dsn: str) -> str:
 def _libpq_dsn(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
-        raise StoreConfigError(
-            f"not a PostgreSQL URL: {scrub_url(url)!r} (expected postgresql://user@host:port/db)"
-        )
+        raise StoreConfigError(f"not a PostgreSQL URL: {scrub_url(url)!r} (expected postgresql://user@host:port/db)")
     return f"postgresql://{rest}"

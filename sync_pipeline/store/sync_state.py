@@ -28,9 +28,7 @@ def load(tx: Transaction, stream: str) -> StreamState:
     return StreamState(stream, row["cursor"], row["checkpoint"], row["updated_at"])
 
 
-def save(
-    tx: Transaction, stream: str, *, cursor: str | None, checkpoint: dict[str, Any] | None, at: datetime
-) -> None:
+def save(tx: Transaction, stream: str, *, cursor: str | None, checkpoint: dict[str, Any] | None, at: datetime) -> None:
     """Write both fields at once, so a row is never half updated."""
     tx.execute(
         "INSERT INTO sync_state (stream, cursor, checkpoint, updated_at) "

@@ -25,15 +25,12 @@ def first_receipt(tx: Transaction, source: str, webhook_id: str, now: datetime) 
 def quarantine(tx: Transaction, source: str, reason: str, body: str, now: datetime) -> None:
     """Keep a delivery we could not accept, verbatim, with the reason (nothing is lost)."""
     tx.execute(
-        "INSERT INTO webhook_quarantine (source, received_at, reason, body) "
-        "VALUES (:source, :now, :reason, :body)",
+        "INSERT INTO webhook_quarantine (source, received_at, reason, body) VALUES (:source, :now, :reason, :body)",
         {"source": source, "now": now, "reason": reason[:2000], "body": body},
     )
 
 
-def record_contact_event(
-    tx: Transaction, provider: str, contact_id: str, event_type: str, now: datetime
-) -> None:
+def record_contact_event(tx: Transaction, provider: str, contact_id: str, event_type: str, now: datetime) -> None:
     tx.execute(
         "INSERT INTO contact_events (provider, contact_id, event_type, received_at) "
         "VALUES (:provider, :contact_id, :event_type, :now)",
@@ -51,9 +48,7 @@ def unprocessed_contact_events(tx: Transaction, provider: str) -> tuple[int, int
     return (int(row["n"]), row["newest"]) if row else (0, None)
 
 
-def mark_contact_events_processed(
-    tx: Transaction, provider: str, received_before: datetime, now: datetime
-) -> int:
+def mark_contact_events_processed(tx: Transaction, provider: str, received_before: datetime, now: datetime) -> int:
     """A sync that started at ``received_before`` covered every change reported before it."""
     return tx.execute(
         "UPDATE contact_events SET processed_at = :now "

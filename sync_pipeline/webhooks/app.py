@@ -27,9 +27,7 @@ def build_app(store: Store, settings: Settings) -> Starlette:
     max_age = timedelta(seconds=settings.webhook_max_age_s)
 
     async def ghl(request: Request) -> Response:
-        answer = handle_ghl(
-            store, verifier, await request.body(), request.headers, max_age=max_age, provider="ghl"
-        )
+        answer = handle_ghl(store, verifier, await request.body(), request.headers, max_age=max_age, provider="ghl")
         return JSONResponse({"detail": answer.detail}, status_code=answer.status)
 
     async def healthz(request: Request) -> Response:

@@ -63,9 +63,7 @@ def handle_ghl(
 
     sent_at = _timestamp(event.get("timestamp"))
     if sent_at is not None and now - sent_at > max_age:
-        return _quarantine(
-            store, f"stale delivery: timestamp {event['timestamp']} is older than {max_age}", text, now
-        )
+        return _quarantine(store, f"stale delivery: timestamp {event['timestamp']} is older than {max_age}", text, now)
     delivery_id = str(event.get("webhookId") or hashlib.sha256(body).hexdigest())
     kind = event["type"]
     with store.transaction() as tx:

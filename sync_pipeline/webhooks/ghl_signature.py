@@ -60,9 +60,7 @@ class GhlVerifier:
             except InvalidSignature:
                 raise SignatureError("x-wh-signature does not match the body") from None
         if legacy:
-            raise SignatureError(
-                "only the legacy x-wh-signature was sent and GHL_WEBHOOK_LEGACY_RSA_KEY is not set"
-            )
+            raise SignatureError("only the legacy x-wh-signature was sent and GHL_WEBHOOK_LEGACY_RSA_KEY is not set")
         raise SignatureError("no x-ghl-signature header")
 
 

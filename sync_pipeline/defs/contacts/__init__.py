@@ -1,0 +1,1 @@
+"""Contacts: the ``ghl_contacts`` asset, its checks, sensor and nightly reconciliation."""

@@ -1,0 +1,126 @@
+"""``send_outbox``: claim due jobs in chunks, send each vendor's chunks in that vendor's pool, report.
+
+claim_outbox ──DynamicOut per vendor──▶ send_<vendor> (pool <vendor>_api, one chunk per step)
+                                         └──collect──▶ report_outbox (totals, callbacks)
+
+Chunks, not rows, fan out: each multiprocess step is a new Python process. Within a step a thread
+pool sends concurrently under the shared rate limiter, so steps of one vendor in several runs, or
+on several machines, together stay under that vendor's limit.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+
+from ...outbox.callbacks import deliver_callbacks
+from ...outbox.drain import DrainReport, claim_chunks, process_chunk, worker_id
+from ...outbox.worker import OutboxWorker
+from ...providers import registry
+from ..providers import ProvidersResource, close_provider, transport_metadata
+from ..resources import StoreResource
+from ..tags import exclusive
+
+VENDORS = sorted(set(registry.CRM_CLASSES) | set(registry.EMAIL_CLASSES))
+
+
+class ClaimConfig(dg.Config):
+    chunk_size: int = 50
+    max_rows: int = 1000
+    lease_minutes: int = 10
+
+
+class SendConfig(dg.Config):
+    concurrency: int = 4  # threads per step; the shared limiter paces them
+
+
+@dg.op(out={vendor: dg.DynamicOut(list) for vendor in VENDORS})
+def claim_outbox(context: dg.OpExecutionContext, config: ClaimConfig, store: StoreResource) -> Iterator[Any]:
+    """Lease due jobs (``FOR UPDATE SKIP LOCKED`` on Postgres) and emit one chunk per step."""
+    chunks = claim_chunks(
+        store.get_store(),
+        owner=f"{worker_id()}:{context.run_id[:8]}",
+        chunk_size=config.chunk_size,
+        max_rows=config.max_rows,
+        lease=timedelta(minutes=config.lease_minutes),
+    )
+    context.log.info(f"claimed {sum(map(len, chunks))} job(s) in {len(chunks)} chunk(s)")
+    for i, chunk in enumerate(chunks):
+        vendor = chunk[0]["provider"]
+        yield dg.DynamicOutput(chunk, output_name=vendor, mapping_key=f"{vendor}_{i}")
+
+
+def _send_op(vendor: str) -> dg.OpDefinition:
+    @dg.op(name=f"send_{vendor}", pool=f"{vendor}_api", description=f"Send one chunk of {vendor} jobs.")
+    def send(
+        context: dg.OpExecutionContext,
+        config: SendConfig,
+        store: StoreResource,
+        providers: ProvidersResource,
+        chunk: list,
+    ) -> dict:
+        db = store.get_store()
+        settings = providers.settings()
+        built = {}
+        if settings.email_provider == vendor:
+            built["email"] = registry.email_provider(settings, db)
+        if settings.crm_provider == vendor:
+            built["crm"] = registry.crm_provider(settings, db)
+        worker = OutboxWorker(
+            db,
+            email={vendor: built["email"]} if "email" in built else {},
+            crm={vendor: built["crm"]} if "crm" in built else {},
+        )
+        try:
+            report = process_chunk(worker, chunk, concurrency=config.concurrency)
+        finally:
+            api = Counter()
+            for provider in built.values():
+                api.update({k: v for k, v in transport_metadata(provider).items() if isinstance(v, int | float)})
+                close_provider(provider)
+        context.log.info(f"{vendor}: {report.as_metadata()}")
+        return {
+            "outcomes": [[a, o, n] for (a, o), n in report.outcomes.items()],
+            "duration_s": report.duration_s,
+            "api_calls": api.get("api_calls", 0),
+            "api_rate_limited": api.get("api_rate_limited", 0),
+        }
+
+    return send
+
+
+SEND_OPS = {vendor: _send_op(vendor) for vendor in VENDORS}
+
+
+@dg.op(ins={vendor: dg.In(list) for vendor in VENDORS})
+def report_outbox(context: dg.OpExecutionContext, store: StoreResource, **reports: list) -> dg.Output[dict]:
+    """Totals by action and outcome, throughput and 429s as metadata; then deliver callbacks."""
+    total = DrainReport()
+    api_calls = rate_limited = 0
+    for vendor_reports in reports.values():
+        for part in vendor_reports:
+            total.outcomes.update({(a, o): n for a, o, n in part["outcomes"]})
+            total.duration_s = max(total.duration_s, part["duration_s"])
+            api_calls += part["api_calls"]
+            rate_limited += part["api_rate_limited"]
+    callbacks = deliver_callbacks(store.get_store())
+    metadata = {
+        **total.as_metadata(),
+        "api_calls": api_calls,
+        "api_429s": rate_limited,
+        **{f"callbacks_{k}": v for k, v in callbacks.items()},
+    }
+    context.log.info(f"outbox drained: {metadata}")
+    return dg.Output(metadata, metadata=metadata)
+
+
+@dg.job(
+    name="send_outbox",
+    tags=exclusive("send_outbox"),
+    description="Drain the outbox under each vendor's rate limit and pool.",
+)
+def send_outbox() -> None:
+    claimed = claim_outbox()
+    report_outbox(**{vendor: getattr(claimed, vendor).map(SEND_OPS[vendor]).collect() for vendor in VENDORS})
