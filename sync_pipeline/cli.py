@@ -1,4 +1,4 @@
-"""The `sync-pipeline` command."""
+"""The `sync-pipeline` command: demo, sandbox, store, webhooks, contacts and outbox."""
 
 from __future__ import annotations
 
@@ -6,57 +6,199 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from .settings import SettingsError, get_settings
 from .status import collect_status, format_status
-from .store import StoreError, migrate, open_store
+from .store import StoreError, ensure_migrated, migrate, open_store
 
 
-def _migrate(args: argparse.Namespace) -> int:
-    store = open_store()
-    applied = migrate(store)
-    print(
-        f"{store.dialect}: applied {len(applied)} migration(s)"
-        + (": " + ", ".join(f"{m.version:03d}_{m.name}" for m in applied) if applied else " (up to date)")
-    )
-    return 0
-
-
-def _status(args: argparse.Namespace) -> int:
-    store = open_store()
-    migrate(store)
-    status = collect_status(store, get_settings())
-    print(json.dumps(status, indent=2, default=str) if args.json else format_status(status))
-    return 0
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo()
+    return run_demo(contacts=args.contacts, emails=args.emails)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    store = open_store()
+    applied = migrate(store)
+    names = ", ".join(f"{m.version:03d}_{m.name}" for m in applied)
+    print(f"{store.dialect}: applied {len(applied)} migration(s)" + (f": {names}" if applied else " (up to date)"))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = collect_status(ensure_migrated(open_store()), get_settings())
+    if args.json:
+        _print_json(status)
+    else:
+        print(format_status(status))
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import FaultConfig, LatencyConfig, SandboxConfig
+    from .sandbox.launcher import serve_sandbox
+
+    config = SandboxConfig(
+        latency=LatencyConfig(args.latency_min_ms, args.latency_max_ms),
+        faults=FaultConfig(error_rate=args.error_rate, drop_rate=args.drop_rate, timeout_rate=args.timeout_rate),
+    )
+    serve_sandbox(
+        args.vendors.split(","), urls_file=args.urls_file, contacts=args.contacts, seed=args.seed, config=config
+    )
+    return 0
+
+
+def _webhooks_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .webhooks.app import build_app
+
+    settings = get_settings()
+    app = build_app(ensure_migrated(open_store(settings)), settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _contacts_get(args: argparse.Namespace) -> int:
+    from .agent import get_contact
+
+    contact = get_contact(args.id)
+    if contact is None:
+        print(f"no live contact with id {args.id!r}", file=sys.stderr)
+        return 1
+    _print_json(contact)
+    return 0
+
+
+def _contacts_find(args: argparse.Namespace) -> int:
+    from .agent import find_contacts
+
+    query = None if "@" in args.query else args.query
+    email = args.query if "@" in args.query else None
+    _print_json(find_contacts(email=email, query=query, tag=args.tag, limit=args.limit))
+    return 0
+
+
+def _outbox_enqueue(args: argparse.Namespace) -> int:
+    from .agent import enqueue_email
+
+    html = Path(args.html_file).read_text() if args.html_file else args.html
+    job_id = enqueue_email(
+        args.to, args.subject, html or "", contact_id=args.contact_id, idempotency_key=args.idempotency_key
+    )
+    print(job_id)
+    return 0
+
+
+def _outbox_list(args: argparse.Namespace) -> int:
+    from .store import outbox as outbox_q
+
+    with ensure_migrated(open_store()).transaction() as tx:
+        rows = outbox_q.list_jobs(tx, status=args.status, limit=args.limit)
+    for r in rows:
+        error = f"  {r['last_error']}" if r["last_error"] else ""
+        print(f"{r['id']}  {r['status']:<8} {r['action']:<15} {r['provider']:<10} attempts={r['attempts']}{error}")
+    return 0
+
+
+def _outbox_retry_dead(args: argparse.Namespace) -> int:
+    from .store import outbox as outbox_q
+
+    with ensure_migrated(open_store()).transaction() as tx:
+        n = outbox_q.requeue_dead(tx, datetime.now(UTC), args.ids or None)
+    print(f"requeued {n} dead job(s)")
+    return 0
+
+
+def _outbox_drain(args: argparse.Namespace) -> int:
+    from .outbox.run import drain_configured
+
+    report = drain_configured(ensure_migrated(open_store()), get_settings())
+    _print_json(report.as_metadata())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sync-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="run the main job against the sandbox and report").set_defaults(
-        run=_demo
-    )
-    commands.add_parser("migrate", help="apply pending SQL migrations to SYNC_PIPELINE_DB").set_defaults(
-        run=_migrate
-    )
+
+    demo = commands.add_parser("demo", help="run the main job against the local sandbox and report")
+    demo.add_argument("--contacts", type=int, default=2000, help="contacts seeded in the GHL sandbox")
+    demo.add_argument("--emails", type=int, default=100, help="emails queued and drained")
+    demo.set_defaults(run=_demo)
+
+    commands.add_parser("migrate", help="apply pending SQL migrations to SYNC_PIPELINE_DB").set_defaults(run=_migrate)
     status = commands.add_parser("status", help="what the local store holds")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=_status)
+
+    sandbox = commands.add_parser("sandbox", help="serve the vendor sandboxes on loopback until Ctrl-C")
+    sandbox.add_argument("--vendors", default="ghl", help="comma-separated vendors to serve")
+    sandbox.add_argument("--contacts", type=int, default=10_000)
+    sandbox.add_argument("--seed", type=int, default=1)
+    sandbox.add_argument("--latency-min-ms", type=float, default=0.0)
+    sandbox.add_argument("--latency-max-ms", type=float, default=0.0)
+    sandbox.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 5xx")
+    sandbox.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
+    sandbox.add_argument("--timeout-rate", type=float, default=0.0, help="share of requests left hanging")
+    sandbox.add_argument("--urls-file", type=Path, help="write base URLs, account ids and keys as JSON")
+    sandbox.set_defaults(run=_sandbox)
+
+    webhooks = commands.add_parser("webhooks", help="the webhook receiver").add_subparsers(dest="sub", required=True)
+    serve = webhooks.add_parser("serve", help="serve /webhooks/* and /healthz")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.set_defaults(run=_webhooks_serve)
+
+    contacts = commands.add_parser("contacts", help="read contacts from the local store").add_subparsers(
+        dest="sub", required=True
+    )
+    get = contacts.add_parser("get", help="one contact by CRM id")
+    get.add_argument("id")
+    get.set_defaults(run=_contacts_get)
+    find = contacts.add_parser("find", help="contacts by email (exact) or text in name/email/company")
+    find.add_argument("query")
+    find.add_argument("--tag")
+    find.add_argument("--limit", type=int, default=20)
+    find.set_defaults(run=_contacts_find)
+
+    outbox = commands.add_parser("outbox", help="queued vendor writes").add_subparsers(dest="sub", required=True)
+    enqueue = outbox.add_parser("enqueue", help="queue one email; prints the job id")
+    enqueue.add_argument("--to")
+    enqueue.add_argument("--contact-id")
+    enqueue.add_argument("--subject", required=True)
+    enqueue.add_argument("--html")
+    enqueue.add_argument("--html-file")
+    enqueue.add_argument("--idempotency-key")
+    enqueue.set_defaults(run=_outbox_enqueue)
+    listing = outbox.add_parser("list", help="recent jobs")
+    listing.add_argument("--status", choices=["queued", "sending", "retry", "sent", "dead", "unknown"])
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(run=_outbox_list)
+    retry = outbox.add_parser("retry-dead", help="requeue dead jobs (all, or the given ids)")
+    retry.add_argument("ids", nargs="*")
+    retry.set_defaults(run=_outbox_retry_dead)
+    outbox.add_parser("drain", help="send due jobs now, in this process").set_defaults(run=_outbox_drain)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one clear line and exit 2 instead of a traceback."""
+    from .agent.errors import InvalidRequest
+    from .providers.base import VendorError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (SettingsError, StoreError) as exc:
+    except (SettingsError, StoreError, InvalidRequest, VendorError) as exc:
         print(f"sync-pipeline: {exc}", file=sys.stderr)
         return 2
 

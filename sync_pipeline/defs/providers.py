@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
 
 from ..providers import registry
@@ -27,16 +25,3 @@ class ProvidersResource(dg.ConfigurableResource):
 
     def email(self, store: Store) -> EmailProvider:
         return registry.email_provider(self.settings(), store)
-
-
-def transport_metadata(provider: Any) -> dict[str, Any]:
-    """The provider's transport counters (calls, 429s, limiter wait) as flat metadata, if it has any."""
-    stats = getattr(provider, "stats", None)
-    return stats().as_metadata() if callable(stats) else {}
-
-
-def close_provider(provider: Any) -> None:
-    """Flush the call ledger and close connections, for providers that hold them."""
-    close = getattr(provider, "close", None)
-    if callable(close):
-        close()

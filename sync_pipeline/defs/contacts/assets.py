@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ...providers.lifecycle import close_provider, transport_metadata
 from ...settings import get_settings
 from ...store import webhooks as webhooks_q
 from ...sync.contacts import sync_contacts
-from ..providers import ProvidersResource, close_provider, transport_metadata
+from ..providers import ProvidersResource
 from ..resources import StoreResource
 
 

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ...providers.lifecycle import close_provider, transport_metadata
 from ...store import sync_state as state_q
 from ...store import webhooks as webhooks_q
 from ...sync.reconcile import reconcile_deletions
-from ..providers import ProvidersResource, close_provider, transport_metadata
+from ..providers import ProvidersResource
 from ..resources import StoreResource
 from ..tags import exclusive
 from .assets import ghl_contacts

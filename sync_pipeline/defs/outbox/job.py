@@ -17,9 +17,10 @@ import dagster as dg
 
 from ...outbox.callbacks import deliver_callbacks
 from ...outbox.drain import DrainReport, claim_chunks, process_chunk, worker_id
-from ...outbox.worker import OutboxWorker
+from ...outbox.run import configured_worker, providers_of
 from ...providers import registry
-from ..providers import ProvidersResource, close_provider, transport_metadata
+from ...providers.lifecycle import transport_metadata
+from ..providers import ProvidersResource
 from ..resources import StoreResource
 from ..tags import exclusive
 
@@ -61,25 +62,11 @@ def _send_op(vendor: str) -> dg.OpDefinition:
         providers: ProvidersResource,
         chunk: list,
     ) -> dict:
-        db = store.get_store()
-        settings = providers.settings()
-        built = {}
-        if settings.email_provider == vendor:
-            built["email"] = registry.email_provider(settings, db)
-        if settings.crm_provider == vendor:
-            built["crm"] = registry.crm_provider(settings, db)
-        worker = OutboxWorker(
-            db,
-            email={vendor: built["email"]} if "email" in built else {},
-            crm={vendor: built["crm"]} if "crm" in built else {},
-        )
-        try:
+        with configured_worker(store.get_store(), providers.settings(), vendor) as worker:
             report = process_chunk(worker, chunk, concurrency=config.concurrency)
-        finally:
-            api = Counter()
-            for provider in built.values():
+            api: Counter = Counter()
+            for provider in providers_of(worker):
                 api.update({k: v for k, v in transport_metadata(provider).items() if isinstance(v, int | float)})
-                close_provider(provider)
         context.log.info(f"{vendor}: {report.as_metadata()}")
         return {
             "outcomes": [[a, o, n] for (a, o), n in report.outcomes.items()],
