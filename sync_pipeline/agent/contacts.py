@@ -7,8 +7,11 @@ freshness itself.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..providers import registry
+from ..providers.lifecycle import close_provider
 from ..settings import Settings, get_settings
 from ..store import Row, Store, ensure_migrated, open_store
 from ..store import contacts as contacts_q
@@ -30,14 +33,46 @@ _FIELDS = (
 
 
 def get_contact(
-    contact_id: str, *, store: Store | None = None, settings: Settings | None = None
+    contact_id: str,
+    *,
+    max_age: timedelta | None = None,
+    store: Store | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any] | None:
-    """The live contact with this CRM id, or None (unknown or deleted)."""
+    """The live contact with this CRM id, or None (unknown or deleted).
+
+    With ``max_age``, a contact last synced longer ago than that (or not held locally) is read
+    through from the CRM first — one call through the shared rate limiter — and stored. A contact
+    with an agent's change pending is answered locally: the CRM does not have that change yet.
+    """
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
     with store.transaction() as tx:
         row = contacts_q.get_contact(tx, settings.crm_provider, contact_id)
+    stale = max_age is not None and (row is None or datetime.now(UTC) - row["synced_at"] > max_age)
+    if stale and (row is None or row["pending_since"] is None):
+        row = _read_through(store, settings, contact_id)
     return None if row is None or row["deleted_at"] is not None else _answer(row)
+
+
+def _read_through(store: Store, settings: Settings, contact_id: str) -> Row | None:
+    crm = registry.crm_provider(settings, store)
+    try:
+        fresh = crm.get_contact(contact_id)
+    finally:
+        close_provider(crm)
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        if fresh is None:
+            contacts_q.soft_delete(tx, settings.crm_provider, [contact_id], now)
+        else:
+            contacts_q.upsert_contacts(tx, [fresh], now)
+            # an unchanged contact is not rewritten, but it has just been seen at the CRM
+            tx.execute(
+                "UPDATE contacts SET synced_at = :now WHERE provider = :p AND id = :id",
+                {"now": now, "p": settings.crm_provider, "id": contact_id},
+            )
+        return contacts_q.get_contact(tx, settings.crm_provider, contact_id)
 
 
 def find_contacts(
@@ -55,9 +90,7 @@ def find_contacts(
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
     with store.transaction() as tx:
-        rows = contacts_q.find_contacts(
-            tx, settings.crm_provider, email=email, query=query, tag=tag, limit=limit
-        )
+        rows = contacts_q.find_contacts(tx, settings.crm_provider, email=email, query=query, tag=tag, limit=limit)
     return [_answer(r) for r in rows]
 
 

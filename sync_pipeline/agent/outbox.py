@@ -105,9 +105,7 @@ def add_tags(
     settings: Settings | None = None,
 ) -> str:
     """Queue adding tags; the local row shows them at once."""
-    return _queue_crm_change(
-        "add_tags", contact_id, {"tags": _check_tags(tags)}, idempotency_key, store, settings
-    )
+    return _queue_crm_change("add_tags", contact_id, {"tags": _check_tags(tags)}, idempotency_key, store, settings)
 
 
 def remove_tags(
@@ -119,9 +117,7 @@ def remove_tags(
     settings: Settings | None = None,
 ) -> str:
     """Queue removing tags; the local row drops them at once."""
-    return _queue_crm_change(
-        "remove_tags", contact_id, {"tags": _check_tags(tags)}, idempotency_key, store, settings
-    )
+    return _queue_crm_change("remove_tags", contact_id, {"tags": _check_tags(tags)}, idempotency_key, store, settings)
 
 
 def delete_contact(
@@ -157,9 +153,7 @@ def upsert_contact(
         matches = contacts_q.find_contacts(tx, settings.crm_provider, email=changes["email"], limit=1)
         contact_id = matches[0]["id"] if matches else None
         before = (
-            _apply_locally(tx, settings.crm_provider, matches[0], "update_contact", changes, now)
-            if matches
-            else {}
+            _apply_locally(tx, settings.crm_provider, matches[0], "update_contact", changes, now) if matches else {}
         )
         job = outbox_q.NewJob(
             action="upsert_contact",
@@ -172,9 +166,7 @@ def upsert_contact(
     return job_id
 
 
-def job_status(
-    job_id: str, *, store: Store | None = None, settings: Settings | None = None
-) -> dict[str, Any]:
+def job_status(job_id: str, *, store: Store | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Where a queued write stands: status, attempts, vendor reference, last error, times."""
     store = ensure_migrated(store or open_store(settings or get_settings()))
     with store.transaction() as tx:
@@ -279,9 +271,7 @@ def _live_contact(tx: Any, provider: str, contact_id: str) -> Mapping[str, Any]:
 def _check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fields) - set(CONTACT_FIELDS) - {"tags"})
     if unknown:
-        raise InvalidRequest(
-            f"unknown contact field(s) {', '.join(unknown)}; allowed: {', '.join(CONTACT_FIELDS)}"
-        )
+        raise InvalidRequest(f"unknown contact field(s) {', '.join(unknown)}; allowed: {', '.join(CONTACT_FIELDS)}")
     if "tags" in fields:
         raise InvalidRequest("tags are changed with add_tags() / remove_tags(), not update_contact()")
     changes = {k: v for k, v in fields.items() if v is not None}
@@ -308,9 +298,7 @@ def _check_tags(tags: Sequence[str]) -> list[str]:
 
 def _check_send_after(send_after: datetime | None) -> None:
     if send_after is not None and send_after.tzinfo is None:
-        raise InvalidRequest(
-            "send_after must be timezone-aware (e.g. datetime.now(UTC) + timedelta(hours=1))"
-        )
+        raise InvalidRequest("send_after must be timezone-aware (e.g. datetime.now(UTC) + timedelta(hours=1))")
 
 
 def _check_callback(callback_url: str | None) -> None:
