@@ -18,7 +18,7 @@ import pytest
 
 from sync_pipeline.store import Store, connect, migrate
 
-pytest_plugins = ["sync_pipeline_tests.sandbox_fixtures"]
+pytest_plugins = ["sync_pipeline_tests.sandbox_fixtures", "sync_pipeline_tests.wiring"]
 
 BACKENDS = ("duckdb", "postgres")
 

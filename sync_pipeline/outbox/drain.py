@@ -90,6 +90,7 @@ def drain(
     chunk_size: int = 50,
     concurrency: int = 4,
     max_rows: int = 1000,
+    lease: timedelta = timedelta(minutes=10),
     providers: Sequence[str] | None = None,
 ) -> DrainReport:
     """Claim and work due jobs until none is due (for the CLI, the demo and single-process use)."""
@@ -100,6 +101,7 @@ def drain(
         owner=owner,
         chunk_size=chunk_size,
         max_rows=max_rows,
+        lease=lease,
         providers=providers,
         clock=worker.clock,
     ):

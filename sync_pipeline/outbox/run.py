@@ -15,7 +15,9 @@ from .worker import OutboxWorker
 
 
 @contextmanager
-def configured_worker(store: Store, settings: Settings, vendor: str | None = None) -> Iterator[OutboxWorker]:
+def configured_worker(
+    store: Store, settings: Settings, vendor: str | None = None, **worker_options: Any
+) -> Iterator[OutboxWorker]:
     """A worker for every configured provider (or only ``vendor``'s); their clients close on exit.
 
     Jobs queued for a provider that is no longer configured end ``dead`` with that reason.
@@ -27,7 +29,7 @@ def configured_worker(store: Store, settings: Settings, vendor: str | None = Non
     if vendor in (None, settings.crm_provider):
         crm[settings.crm_provider] = registry.crm_provider(settings, store)
     try:
-        yield OutboxWorker(store, email=email, crm=crm)
+        yield OutboxWorker(store, email=email, crm=crm, **worker_options)
     finally:
         for provider in [*email.values(), *crm.values()]:
             close_provider(provider)
@@ -38,7 +40,9 @@ def providers_of(worker: OutboxWorker) -> list[Any]:
     return [*worker.email.values(), *worker.crm.values()]
 
 
-def drain_configured(store: Store, settings: Settings, **options: Any) -> DrainReport:
-    """Send every due job now, in this process (CLI and demo)."""
-    with configured_worker(store, settings) as worker:
-        return drain(worker, **options)
+def drain_configured(
+    store: Store, settings: Settings, *, worker_options: dict[str, Any] | None = None, **drain_options: Any
+) -> DrainReport:
+    """Send every due job now, in this process (CLI, tests, single-process deployments)."""
+    with configured_worker(store, settings, **(worker_options or {})) as worker:
+        return drain(worker, **drain_options)

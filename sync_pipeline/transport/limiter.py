@@ -135,7 +135,7 @@ class SharedRateLimiter:
                 return waited
 
     def observe(self, response: httpx.Response) -> None:
-        """Learn from the vendor's rate headers: adopt tighter windows, hold when told to wait."""
+        """Learn from the vendor's rate headers: adopt the advertised windows, hold when told to wait."""
         hold_s, reason = 0.0, ""
         for observation in read_observations(response.headers, self._rate_headers):
             if observation.remaining is not None:
@@ -178,12 +178,9 @@ class SharedRateLimiter:
             start = max(now, float(clock["hold_s"] or now))
             self._check_budget(start - now, deadline)  # raising here rolls the reservation back
             params["start"] = start
-            reserved = {
-                row["window_name"]: float(row["tat"]) for row in tx.fetchall(_reserve_sql(len(names)), params)
-            }
+            reserved = {row["window_name"]: float(row["tat"]) for row in tx.fetchall(_reserve_sql(len(names)), params)}
             slot = max(
-                [start]
-                + [reserved[n] - p.interval_s - p.tolerance_s for n, p in zip(names, paces, strict=True)]
+                [start] + [reserved[n] - p.interval_s - p.tolerance_s for n, p in zip(names, paces, strict=True)]
             )
             self._check_budget(slot - now, deadline)
         return slot - now
@@ -203,7 +200,9 @@ class SharedRateLimiter:
             return
         with self._lock:
             current = self._windows.get(observation.window)
-            if current is not None and observation.limit / observation.period_s >= current.rate:
+            # The vendor's own headers are the authority on its limit for this account, in both
+            # directions: a tighter one avoids 429s, a looser one (e.g. a higher plan) is throughput.
+            if current is not None and (current.limit, current.period_s) == (observation.limit, observation.period_s):
                 return
             paced = current.paced if current is not None else observation.period_s < BUDGET_PERIOD_S
             adopted = Window(observation.window, observation.limit, observation.period_s, paced=paced)
@@ -225,9 +224,7 @@ class SharedRateLimiter:
 class RateLimitTransport(httpx.BaseTransport):
     """Transport layer: take a shared slot before each attempt, learn from each response."""
 
-    def __init__(
-        self, inner: httpx.BaseTransport, limiter: SharedRateLimiter, counters: TransportCounters
-    ) -> None:
+    def __init__(self, inner: httpx.BaseTransport, limiter: SharedRateLimiter, counters: TransportCounters) -> None:
         self._inner = inner
         self._limiter = limiter
         self._counters = counters

@@ -1,4 +1,4 @@
-"""A GHL sandbox and a store wired together through settings, as a deployment would be."""
+"""Test wiring: a GHL sandbox and a store joined through settings, as a deployment would be."""
 
 from __future__ import annotations
 
