@@ -16,7 +16,6 @@ from sync_pipeline import agent
 from sync_pipeline.outbox.backoff import Backoff
 from sync_pipeline.outbox.drain import claim_chunks, drain, process_chunk
 from sync_pipeline.outbox.run import configured_worker, drain_configured
-from sync_pipeline.sandbox import FaultConfig, SandboxConfig
 from sync_pipeline_tests.wiring import Wired, sync_with
 
 FAST = {"backoff": Backoff(base_s=0.05, cap_s=0.5)}
