@@ -38,8 +38,12 @@ def test_checks_fail_on_bad_rows(wire) -> None:
         dg.materialize([ghl_contacts], instance=instance, resources=_resources(wired))
         with wired.store.transaction() as tx:
             tx.execute("UPDATE contacts SET email = upper(email) WHERE id IN (SELECT id FROM contacts LIMIT 3)")
-        result = dg.materialize([ghl_contacts, *CHECKS], instance=instance, resources=_resources(wired),
-                                selection=dg.AssetSelection.checks_for_assets(ghl_contacts))
+        result = dg.materialize(
+            [ghl_contacts, *CHECKS],
+            instance=instance,
+            resources=_resources(wired),
+            selection=dg.AssetSelection.checks_for_assets(ghl_contacts),
+        )
         evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
         assert evaluations["contacts_emails_lowercase"].passed is False
         assert evaluations["contacts_emails_lowercase"].metadata["mixed_case_emails"].value == 3
@@ -52,25 +56,29 @@ def test_sensor_requests_a_sync_tick_by_tick(wire) -> None:
         first = ghl_contacts_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.run_key for r in first.run_requests] == ["fresh-never"]
         again = ghl_contacts_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor))
+            dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor)
+        )
         assert again.run_requests == [] and "already requested" in again.skip_message
 
         dg.materialize([ghl_contacts], instance=instance, resources=resources)
         fresh = ghl_contacts_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor))
+            dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor)
+        )
         assert fresh.run_requests == [] and "contacts fresh" in fresh.skip_message
 
         with wired.store.transaction() as tx:
             webhooks_q.record_contact_event(tx, "ghl", "abc", "ContactUpdate", datetime.now(UTC))
             _, newest = webhooks_q.unprocessed_contact_events(tx, "ghl")
         woken = ghl_contacts_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=resources, cursor=fresh.cursor or first.cursor))
+            dg.build_sensor_context(instance=instance, resources=resources, cursor=fresh.cursor or first.cursor)
+        )
         assert [r.run_key for r in woken.run_requests] == [f"events-{newest}"]
         assert "1 contact change" in woken.run_requests[0].tags["sync_pipeline/reason"]
 
         dg.materialize([ghl_contacts], instance=instance, resources=resources)  # covers the event
         settled = ghl_contacts_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=resources, cursor=woken.cursor))
+            dg.build_sensor_context(instance=instance, resources=resources, cursor=woken.cursor)
+        )
         assert settled.run_requests == []
 
 

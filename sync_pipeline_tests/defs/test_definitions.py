@@ -22,9 +22,7 @@ def test_importing_definitions_touches_no_database(tmp_path: Path) -> None:
     """Import in a fresh interpreter pointed at a store path that must not be created."""
     target = tmp_path / "never.duckdb"
     env = {**os.environ, "SYNC_PIPELINE_DB": f"duckdb:///{target}", "GHL_BASE_URL": "http://127.0.0.1:9"}
-    subprocess.run(
-        [sys.executable, "-c", "import sync_pipeline.definitions"], env=env, check=True, cwd=tmp_path
-    )
+    subprocess.run([sys.executable, "-c", "import sync_pipeline.definitions"], env=env, check=True, cwd=tmp_path)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 

@@ -28,9 +28,7 @@ def _instance(home: Path, config: str, monkeypatch: pytest.MonkeyPatch) -> dg.Da
     return dg.DagsterInstance.get()
 
 
-def test_default_instance_keeps_storage_under_dagster_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_instance_keeps_storage_under_dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with _instance(tmp_path, "dagster.yaml", monkeypatch) as instance:
         assert dg.materialize([probe], instance=instance).success
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
