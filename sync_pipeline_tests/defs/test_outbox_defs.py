@@ -54,15 +54,17 @@ def test_send_outbox_multiprocess_runs_chunks_as_steps(wire) -> None:
     for c in agent.find_contacts(query="@", limit=12, **kw):
         agent.enqueue_email(subject="Hi", html="<p>x</p>", contact_id=c["id"], **kw)
     wired.store.close()  # let the step processes have the DuckDB file
-    with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
-        with dg.execute_job(
+    with (
+        dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance,
+        dg.execute_job(
             dg.reconstructable(get_send_outbox),
             instance=instance,
             run_config={"ops": {"claim_outbox": {"config": {"chunk_size": 4}}}},
-        ) as result:
-            assert result.success
-            report = result.output_for_node("report_outbox")
-            send_steps = {e.step_key for e in result.all_events if e.step_key and e.step_key.startswith("send_ghl")}
+        ) as result,
+    ):
+        assert result.success
+        report = result.output_for_node("report_outbox")
+        send_steps = {e.step_key for e in result.all_events if e.step_key and e.step_key.startswith("send_ghl")}
     assert report["sent"] == 12 and len(send_steps) == 3
     assert wired.sandbox.admin("stats")["emails_accepted"] == 12
 
