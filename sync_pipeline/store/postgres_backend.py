@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
 import psycopg2.extras
-import psycopg2.pool
 
 from ..settings import scrub_url
 from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders
@@ -33,14 +32,13 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, max_connections: int = 8) -> None:
         self.url = url
         self._dsn = _libpq_dsn(url)
-        self._max_connections = max_connections
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
-        self._pool_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._idle: list[psycopg2.extensions.connection] = []
+        self._idle_lock = threading.Lock()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        pool = self._get_pool()
-        conn = pool.getconn()
+        conn = self._checkout()
         broken = False
         try:
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
@@ -54,7 +52,7 @@ class PostgresStore(Store):
             broken = True
             raise
         finally:
-            pool.putconn(conn, close=broken or conn.closed != 0)
+            self._checkin(conn, broken=broken or conn.closed != 0)
 
     @contextmanager
     def migration_lock(self) -> Iterator[Transaction]:
@@ -63,31 +61,44 @@ class PostgresStore(Store):
             yield tx
 
     def close(self) -> None:
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.closeall()
-                self._pool = None
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        with self._pool_lock:
-            if self._pool is None:
-                try:
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0,
-                        self._max_connections,
-                        self._dsn,
-                        options=_session_options(self._dsn),
-                        connect_timeout=10,
-                    )
-                    self._pool.putconn(self._pool.getconn())  # fail now, with a clear message
-                except psycopg2.OperationalError as exc:
-                    self._pool = None
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
-                    raise StoreConfigError(
-                        f"cannot connect to PostgreSQL at {scrub_url(self.url)}: {reason}. "
-                        "Check SYNC_PIPELINE_DB (or SYNC_PIPELINE_TEST_PG for tests)."
-                    ) from None
-            return self._pool
+    # A small pool: at most ``max_connections`` in use (callers wait for a slot rather than fail),
+    # idle connections kept for reuse — opening a Postgres connection costs milliseconds.
+
+    def _checkout(self) -> psycopg2.extensions.connection:
+        self._slots.acquire()
+        try:
+            with self._idle_lock:
+                if self._idle:
+                    return self._idle.pop()
+            return self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _checkin(self, conn: psycopg2.extensions.connection, *, broken: bool) -> None:
+        try:
+            if broken:
+                conn.close()
+            else:
+                with self._idle_lock:
+                    self._idle.append(conn)
+        finally:
+            self._slots.release()
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        try:
+            return psycopg2.connect(self._dsn, options=_session_options(self._dsn), connect_timeout=10)
+        except psycopg2.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+            raise StoreConfigError(
+                f"cannot connect to PostgreSQL at {scrub_url(self.url)}: {reason}. "
+                "Check SYNC_PIPELINE_DB (or SYNC_PIPELINE_TEST_PG for tests)."
+            ) from None
 
 
 class _PostgresTransaction(Transaction):
