@@ -1,7 +1,7 @@
 """How long an agent waits to send an email: enqueue (ours) vs calling the vendor directly.
 
 Baseline, in the same process: a direct GHL send through the sandbox with the real APIs' latency
-(300–800 ms). Measured: ``agent.enqueue_email`` on DuckDB (the embedded default) and PostgreSQL.
+(300-800 ms). Measured: ``agent.enqueue_email`` on DuckDB (the embedded default) and PostgreSQL.
 Prints p50/p99 per backend and the ratio to the baseline.
 
     .venv/bin/python bench/bench_enqueue.py [--n 2000] [--pg postgresql://postgres@127.0.0.1:5432/test]

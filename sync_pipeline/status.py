@@ -22,14 +22,9 @@ TABLES = (
 def collect_status(store: Store, settings: Settings) -> dict[str, Any]:
     """Row counts, applied migrations and configured providers, with no secret in it."""
     with store.transaction() as tx:
-        applied = [
-            r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")
-        ]
+        applied = [r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
         counts = {table: tx.scalar(f"SELECT count(*) FROM {table}") for table in TABLES}
-        outbox = {
-            r["status"]: r["n"]
-            for r in tx.fetchall("SELECT status, count(*) AS n FROM outbox GROUP BY status")
-        }
+        outbox = {r["status"]: r["n"] for r in tx.fetchall("SELECT status, count(*) AS n FROM outbox GROUP BY status")}
         streams = tx.fetchall("SELECT stream, cursor, updated_at FROM sync_state ORDER BY stream")
     pending = [m.version for m in load_migrations() if m.version not in applied]
     return {
@@ -47,8 +42,7 @@ def collect_status(store: Store, settings: Settings) -> dict[str, Any]:
         "rows": counts,
         "outbox_by_status": outbox,
         "sync_state": [
-            {"stream": s["stream"], "cursor": s["cursor"], "updated_at": s["updated_at"].isoformat()}
-            for s in streams
+            {"stream": s["stream"], "cursor": s["cursor"], "updated_at": s["updated_at"].isoformat()} for s in streams
         ],
     }
 
@@ -69,11 +63,7 @@ def format_status(status: dict[str, Any]) -> str:
         *[f"  {table:<20} {n:>10,}" for table, n in status["rows"].items()],
     ]
     if status["outbox_by_status"]:
-        lines.append(
-            "outbox     " + ", ".join(f"{k}={v}" for k, v in sorted(status["outbox_by_status"].items()))
-        )
+        lines.append("outbox     " + ", ".join(f"{k}={v}" for k, v in sorted(status["outbox_by_status"].items())))
     for stream in status["sync_state"]:
-        lines.append(
-            f"stream     {stream['stream']}: cursor {stream['cursor']} (updated {stream['updated_at']})"
-        )
+        lines.append(f"stream     {stream['stream']}: cursor {stream['cursor']} (updated {stream['updated_at']})")
     return "\n".join(lines)

@@ -18,7 +18,11 @@ import pytest
 
 from sync_pipeline.store import Store, connect, migrate
 
-pytest_plugins = ["sync_pipeline_tests.sandbox_fixtures", "sync_pipeline_tests.wiring"]
+pytest_plugins = [
+    "sync_pipeline_tests.sandbox_fixtures",
+    "sync_pipeline_tests.wiring",
+    "sync_pipeline_tests.outreach_fixtures",
+]
 
 BACKENDS = ("duckdb", "postgres")
 

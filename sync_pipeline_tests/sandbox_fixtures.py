@@ -23,6 +23,7 @@ from starlette.routing import Route
 from sync_pipeline.sandbox import RunningSandbox, start_sandbox
 from sync_pipeline.sandbox.ghl.config import API_VERSION
 from sync_pipeline.sandbox.ghl.sandbox import GhlSandbox
+from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
 from sync_pipeline.sandbox.server import ServerThread
 
 
@@ -115,9 +116,60 @@ class WebhookSink:
 @pytest.fixture
 def webhook_sink() -> Iterator[WebhookSink]:
     sink = WebhookSink()
-    server = ServerThread(
-        Starlette(routes=[Route("/hook", sink.receive, methods=["POST"])]), name="webhook-sink"
-    )
+    server = ServerThread(Starlette(routes=[Route("/hook", sink.receive, methods=["POST"])]), name="webhook-sink")
     sink.url = server.start() + "/hook"
     yield sink
     server.stop()
+
+
+# ---- HubSpot ------------------------------------------------------------------------------------
+
+
+@dataclass
+class HubSpotSandboxHandle:
+    """A running HubSpot sandbox and what a client needs to call it."""
+
+    running: RunningSandbox
+    url: str
+    token: str
+    state: HubSpotSandbox
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client with the sandbox's base URL and bearer token."""
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=self.url, headers=headers, **kwargs)
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST (with a body) or GET an ``/_sandbox/`` endpoint; returns the JSON answer."""
+        url = f"{self.url}/_sandbox/{path}"
+        response = httpx.post(url, json=body) if body is not None else httpx.get(url)
+        response.raise_for_status()
+        return response.json()
+
+
+HubSpotSandboxFactory = Callable[..., HubSpotSandboxHandle]
+
+
+@pytest.fixture
+def hubspot_sandbox_factory() -> Iterator[HubSpotSandboxFactory]:
+    """``factory(contacts=…, seed=…, config=…, vendor_configs=…, clock=…)`` → a started HubSpot
+    sandbox, stopped after the test."""
+    started: list[RunningSandbox] = []
+
+    def factory(**options: Any) -> HubSpotSandboxHandle:
+        options.setdefault("contacts", 2_000)
+        running = start_sandbox(("hubspot",), **options)
+        started.append(running)
+        state = running.state("hubspot")
+        assert isinstance(state, HubSpotSandbox)
+        return HubSpotSandboxHandle(running, running.urls["hubspot"], running.credentials["hubspot"]["token"], state)
+
+    yield factory
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def hubspot_sandbox(hubspot_sandbox_factory: HubSpotSandboxFactory) -> HubSpotSandboxHandle:
+    """A HubSpot sandbox with 2,000 seeded contacts (seed 1) and HubSpot's default limits."""
+    return hubspot_sandbox_factory()

@@ -30,9 +30,7 @@ class VendorError(Exception):
 class RateLimited(VendorError):
     """The vendor answered 429 (or we would exceed its limit); retry after ``retry_after`` seconds."""
 
-    def __init__(
-        self, provider: str, message: str, *, retry_after: float | None, status: int | None = 429
-    ) -> None:
+    def __init__(self, provider: str, message: str, *, retry_after: float | None, status: int | None = 429) -> None:
         super().__init__(provider, message, status=status)
         self.retry_after = retry_after
 
@@ -197,9 +195,7 @@ class CRMProvider(Protocol):
 
     name: str
 
-    def changed_since(
-        self, since: datetime | None, cursor: str | None = None, *, page_size: int = 100
-    ) -> ContactPage:
+    def changed_since(self, since: datetime | None, cursor: str | None = None, *, page_size: int = 100) -> ContactPage:
         """Contacts updated at or after ``since`` (all when None), oldest first; resume with ``cursor``."""
         ...
 

@@ -23,16 +23,26 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from sync_pipeline.sandbox.clay.sandbox import ClaySandbox
 from sync_pipeline.sandbox.clock import Clock, SystemClock
 from sync_pipeline.sandbox.config import SandboxConfig, SandboxConfigError
 from sync_pipeline.sandbox.ghl.sandbox import GhlSandbox
+from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
+from sync_pipeline.sandbox.instantly.sandbox import InstantlySandbox
+from sync_pipeline.sandbox.pdl.sandbox import PdlSandbox
 from sync_pipeline.sandbox.pipeline import SandboxPipeline
+from sync_pipeline.sandbox.rb2b.sandbox import Rb2bSandbox
 from sync_pipeline.sandbox.server import ServerThread
 from sync_pipeline.sandbox.vendor import SandboxOptions, VendorSandbox
 
 # Every vendor the launcher can start. A new vendor sandbox registers its class here.
 VENDOR_FACTORIES: dict[str, Callable[[SandboxOptions], VendorSandbox]] = {
     "ghl": GhlSandbox,
+    "hubspot": HubSpotSandbox,
+    "instantly": InstantlySandbox,
+    "clay": ClaySandbox,
+    "pdl": PdlSandbox,
+    "rb2b": Rb2bSandbox,
 }
 
 
@@ -108,9 +118,7 @@ def start_sandbox(
     names = tuple(dict.fromkeys(vendors))
     unknown = [n for n in names if n not in VENDOR_FACTORIES]
     if unknown:
-        raise SandboxConfigError(
-            f"unknown sandbox vendor(s) {unknown}; available: {', '.join(VENDOR_FACTORIES)}"
-        )
+        raise SandboxConfigError(f"unknown sandbox vendor(s) {unknown}; available: {', '.join(VENDOR_FACTORIES)}")
     if contacts < 0:
         raise SandboxConfigError(f"contacts must be >= 0; got {contacts}")
     shared_clock = clock or SystemClock()

@@ -67,9 +67,7 @@ class SandboxPipeline:
 
         connection = HTTPConnection(scope)
         decision = vendor.limiter.acquire(vendor.rate_limit_key(connection))
-        extra_headers = [
-            (k.lower().encode(), v.encode()) for k, v in vendor.rate_limit_headers(decision).items()
-        ]
+        extra_headers = [(k.lower().encode(), v.encode()) for k, v in vendor.rate_limit_headers(decision).items()]
         statuses: list[int] = []
 
         async def send_with_headers(message: Message) -> None:

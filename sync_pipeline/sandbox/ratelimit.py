@@ -40,9 +40,7 @@ class RateWindow:
     def from_json(cls, data: Mapping[str, Any]) -> RateWindow:
         """Parse ``{"name", "limit", "seconds", "rolling"?}`` as sent to ``POST /_sandbox/rate-limits``."""
         try:
-            return cls(
-                str(data["name"]), int(data["limit"]), float(data["seconds"]), bool(data.get("rolling", True))
-            )
+            return cls(str(data["name"]), int(data["limit"]), float(data["seconds"]), bool(data.get("rolling", True)))
         except (KeyError, TypeError, ValueError) as exc:
             raise SandboxConfigError(f"a rate window needs name, limit and seconds; got {data!r}") from exc
 

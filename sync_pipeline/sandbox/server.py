@@ -17,9 +17,7 @@ class SandboxServerError(RuntimeError):
 class ServerThread:
     """One uvicorn server in a daemon thread. ``port=0`` picks a free port; read it from ``url``."""
 
-    def __init__(
-        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox"
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox") -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

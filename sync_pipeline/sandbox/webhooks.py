@@ -132,9 +132,7 @@ class WebhookDispatcher:
         job.attempts += 1
         status, error = None, None
         try:
-            status = client.post(
-                job.url, content=job.body, headers=job.headers, timeout=config.timeout_s
-            ).status_code
+            status = client.post(job.url, content=job.body, headers=job.headers, timeout=config.timeout_s).status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         if status in config.retry_statuses and job.attempts <= config.max_retries:

@@ -82,9 +82,7 @@ def sync_contacts(
     report = SyncReport(stream=stream, mode=mode, since=since, cursor_before=state.cursor)
 
     while True:
-        page = crm.changed_since(
-            datetime.fromisoformat(since) if since else None, page_cursor, page_size=page_size
-        )
+        page = crm.changed_since(datetime.fromisoformat(since) if since else None, page_cursor, page_size=page_size)
         newest = max((c.date_updated for c in page.contacts if c.date_updated), default=None)
         if newest is not None and (max_seen is None or newest.isoformat() > max_seen):
             max_seen = newest.astimezone(UTC).isoformat()

@@ -144,9 +144,7 @@ class VendorClient:
         call = CallContext(
             method=method,
             endpoint=path,
-            idempotent=bool(
-                idempotent or idempotency_key or (idempotent is None and method in IDEMPOTENT_METHODS)
-            ),
+            idempotent=bool(idempotent or idempotency_key or (idempotent is None and method in IDEMPOTENT_METHODS)),
             cost_usd=cost_usd,
             deadline=time.monotonic() + self._retry.max_elapsed_s,
         )
@@ -201,9 +199,7 @@ class VendorClient:
 
     def __repr__(self) -> str:
         base_url = _scrub(str(self._http.base_url))
-        return (
-            f"VendorClient(provider={self.profile.name!r}, account={self.account!r}, base_url={base_url!r})"
-        )
+        return f"VendorClient(provider={self.profile.name!r}, account={self.account!r}, base_url={base_url!r})"
 
 
 def _fill(template: str, path_params: Mapping[str, str | int] | None) -> str:

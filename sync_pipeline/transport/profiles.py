@@ -64,9 +64,7 @@ class VendorProfile:
 
 # Sent by vendors that follow the common convention (Clay "when available", Clearbit, Smartlead).
 GENERIC_RATE_HEADERS = (
-    HeaderWindow(
-        "advertised", limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset"
-    ),
+    HeaderWindow("advertised", limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset"),
 )
 
 GHL_PROFILE = VendorProfile(
@@ -82,9 +80,7 @@ GHL_PROFILE = VendorProfile(
             remaining="X-RateLimit-Remaining",
             period_ms_header="X-RateLimit-Interval-Milliseconds",
         ),
-        HeaderWindow(
-            "daily", limit="X-RateLimit-Limit-Daily", remaining="X-RateLimit-Daily-Remaining", period_s=DAY_S
-        ),
+        HeaderWindow("daily", limit="X-RateLimit-Limit-Daily", remaining="X-RateLimit-Daily-Remaining", period_s=DAY_S),
     ),
 )
 

@@ -78,11 +78,7 @@ class RetryTransport(httpx.BaseTransport):
         """Seconds to wait before retrying, or None to stop (with the reason on ``call``)."""
         if response is not None and response.status_code not in RETRYABLE_STATUS:
             return None
-        safe = (
-            call.idempotent
-            or isinstance(exc, NEVER_SENT)
-            or (response is not None and response.status_code == 429)
-        )
+        safe = call.idempotent or isinstance(exc, NEVER_SENT) or (response is not None and response.status_code == 429)
         if not safe:
             call.not_retried_because = (
                 f"{call.method} without an idempotency guard may already have been applied, so it was not "
@@ -96,9 +92,7 @@ class RetryTransport(httpx.BaseTransport):
         if response is not None:
             delay = max(delay, retry_after_s(response.headers) or 0.0)
         if time.monotonic() + delay > call.deadline:
-            call.not_retried_because = (
-                f"the next retry ({delay:.1f} s away) would pass the call's time budget"
-            )
+            call.not_retried_because = f"the next retry ({delay:.1f} s away) would pass the call's time budget"
             return None
         return delay
 

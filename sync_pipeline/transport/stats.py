@@ -51,9 +51,7 @@ class TransportCounters:
 
     def saw_remaining(self, window: str, remaining: int) -> None:
         with self._lock:
-            self._stats = replace(
-                self._stats, vendor_remaining={**self._stats.vendor_remaining, window: remaining}
-            )
+            self._stats = replace(self._stats, vendor_remaining={**self._stats.vendor_remaining, window: remaining})
 
     def snapshot(self, windows: dict[str, str]) -> TransportStats:
         with self._lock:

@@ -52,11 +52,7 @@ def error_for_response(
     where = f"{call.method} {call.endpoint} answered {status}"
     tries = f" after {call.attempts} attempt(s)" if call.attempts > 1 else ""
     if status in (401, 403):
-        problem = (
-            "rejected the credentials"
-            if status == 401
-            else "refused: the credentials lack a permission/scope"
-        )
+        problem = "rejected the credentials" if status == 401 else "refused: the credentials lack a permission/scope"
         return AuthError(
             profile.name,
             f"{where}: {profile.display_name} {problem} ({said}). Check {profile.credential_setting}.",

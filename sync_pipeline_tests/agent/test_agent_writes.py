@@ -64,9 +64,7 @@ def test_enqueue_email_returns_a_job_id_and_is_idempotent(synced: Store) -> None
         ({"to": "a@b.com", "subject": "s", "html": "h", "callback_url": "ftp://x"}, "callback_url must be"),
     ],
 )
-def test_invalid_email_requests_are_refused_and_queue_nothing(
-    synced: Store, kwargs: dict, message: str
-) -> None:
+def test_invalid_email_requests_are_refused_and_queue_nothing(synced: Store, kwargs: dict, message: str) -> None:
     with pytest.raises(agent.InvalidRequest, match=message):
         agent.enqueue_email(**kwargs, store=synced, settings=SETTINGS)
     with synced.transaction() as tx:

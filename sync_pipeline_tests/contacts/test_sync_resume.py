@@ -24,8 +24,11 @@ def _search_requests(wired) -> int:
 
 def test_killed_sync_resumes_without_rereading_finished_pages(wire) -> None:
     wired = wire(contacts=CONTACTS, config=SandboxConfig(latency=LatencyConfig(30, 40)))
-    child = subprocess.Popen([sys.executable, "-m", "sync_pipeline_tests.contacts.sync_worker", str(PAGE)],
-                             env=dict(os.environ), start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sync_pipeline_tests.contacts.sync_worker", str(PAGE)],
+        env=dict(os.environ),
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

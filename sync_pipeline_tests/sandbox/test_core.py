@@ -163,9 +163,7 @@ def test_serve_sandbox_writes_urls_file_and_stops_on_sigterm(tmp_path: Path) -> 
         "from pathlib import Path; from sync_pipeline.sandbox import serve_sandbox; "
         f"serve_sandbox(urls_file=Path({str(urls_file)!r}), contacts=500, seed=3)"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ
-    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ)
     try:
         deadline = time.monotonic() + 20
         while not urls_file.exists():

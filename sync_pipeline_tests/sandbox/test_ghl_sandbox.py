@@ -68,9 +68,7 @@ def test_pagination_stays_exact_while_contacts_change(ghl_sandbox_factory: GhlSa
     with handle.client() as client:
         first = search(client, handle, pageLimit=500, sort=sort).json()["contacts"]
         early = first[10]["id"]
-        changed = handle.admin(
-            "contacts/mutate", {"updates": [{"id": early, "city": "Lisbon"}], "random_updates": 5}
-        )
+        changed = handle.admin("contacts/mutate", {"updates": [{"id": early, "city": "Lisbon"}], "random_updates": 5})
         created = handle.admin("contacts/mutate", {"creates": [{"email": "new.lead@example.org"}]})["created"]
         rest = search_all(client, handle, 500, first[-1]["searchAfter"], sort=sort)
     seen = [c["id"] for c in first + rest]
@@ -111,9 +109,7 @@ def test_auth_version_and_unknown_id_answers(ghl_sandbox: GhlSandboxHandle) -> N
     no_version = httpx.get(url, headers={"Authorization": f"Bearer {ghl_sandbox.api_key}"})
     with ghl_sandbox.client() as client:
         unknown = client.get("/contacts/aaaaaaaaaaaaaaaaaaaa")
-        conversations_version = client.get(
-            url.removeprefix(ghl_sandbox.url), headers={"Version": "2021-04-15"}
-        )
+        conversations_version = client.get(url.removeprefix(ghl_sandbox.url), headers={"Version": "2021-04-15"})
     for answer in (no_key, wrong_key):
         assert answer.status_code == 401
         assert answer.json()["message"] == "Invalid token: access token is invalid"
@@ -179,9 +175,7 @@ def test_writes_move_date_updated_and_emit_signed_webhooks(
             "/contacts/",
             json={"locationId": handle.location_id, "firstName": "Ada", "email": "Ada@Example.com"},
         )
-        duplicate = client.post(
-            "/contacts/", json={"locationId": handle.location_id, "email": "ada@example.com"}
-        )
+        duplicate = client.post("/contacts/", json={"locationId": handle.location_id, "email": "ada@example.com"})
         upserted = client.post(
             "/contacts/upsert",
             json={"locationId": handle.location_id, "email": "ada@example.com", "lastName": "L"},
@@ -195,9 +189,7 @@ def test_writes_move_date_updated_and_emit_signed_webhooks(
     assert after["phone"] == "+15550001111" and after["tags"] == ["vip"]
     assert ms_from_iso(after["dateUpdated"]) > ms_from_iso(before["dateUpdated"])
     assert after["dateAdded"] == before["dateAdded"]
-    assert readonly.status_code == 422 and readonly.json()["message"] == [
-        "property additionalEmails should not exist"
-    ]
+    assert readonly.status_code == 422 and readonly.json()["message"] == ["property additionalEmails should not exist"]
     assert created.status_code == 201 and created.json()["contact"]["emailLowerCase"] == "ada@example.com"
     assert duplicate.status_code == 400
     assert duplicate.json()["meta"]["contactId"] == created.json()["contact"]["id"]
@@ -222,9 +214,7 @@ def test_writes_move_date_updated_and_emit_signed_webhooks(
     assert isinstance(public, ed25519.Ed25519PublicKey) and isinstance(rsa_public, rsa.RSAPublicKey)
     for body, headers in webhook_sink.received:
         public.verify(base64.b64decode(headers["x-ghl-signature"]), body)
-        rsa_public.verify(
-            base64.b64decode(headers["x-wh-signature"]), body, padding.PKCS1v15(), hashes.SHA256()
-        )
+        rsa_public.verify(base64.b64decode(headers["x-wh-signature"]), body, padding.PKCS1v15(), hashes.SHA256())
         payload = json.loads(body)
         assert payload["locationId"] == handle.location_id and payload["webhookId"] and payload["timestamp"]
     with pytest.raises(InvalidSignature):  # a receiver must reject a body changed in transit
@@ -262,9 +252,7 @@ def test_search_index_lag_hides_recent_writes(ghl_sandbox_factory: GhlSandboxFac
     with handle.client() as client:
         old = search(client, handle, pageLimit=1, filters=by_id).json()["contacts"][0]["dateUpdated"]
         client.put(f"/contacts/{contact_id}", json={"city": "Porto"})
-        created = client.post(
-            "/contacts/", json={"locationId": handle.location_id, "email": "lag@example.com"}
-        )
+        created = client.post("/contacts/", json={"locationId": handle.location_id, "email": "lag@example.com"})
         new_id = created.json()["contact"]["id"]
         by_new = [{"field": "id", "operator": "eq", "value": new_id}]
         assert search(client, handle, pageLimit=1, filters=by_id).json()["contacts"][0]["dateUpdated"] == old
@@ -282,9 +270,7 @@ def test_deprecated_listing_pages_with_both_cursor_fields(ghl_sandbox_factory: G
     ids: list[str] = []
     with handle.client() as client:
         first = client.get("/contacts/", params=params).json()
-        repeated = client.get(
-            "/contacts/", params={**params, "startAfter": first["meta"]["startAfter"]}
-        ).json()
+        repeated = client.get("/contacts/", params={**params, "startAfter": first["meta"]["startAfter"]}).json()
         page = first
         while True:
             ids += [c["id"] for c in page["contacts"]]
@@ -317,19 +303,13 @@ def test_email_sends_and_duplicate_counting(ghl_sandbox: GhlSandboxHandle, webho
             client.post("/conversations/messages", **email(b, "Intro", "k3")),  # another contact
             client.post("/conversations/messages", **email(a, "Follow-up", None)),
         ]
-        no_html = client.post(
-            "/conversations/messages", json={"type": "Email", "contactId": a, "subject": "x"}
-        )
-        no_contact = client.post(
-            "/conversations/messages", json={"type": "Email", "contactId": "z" * 20, "html": "x"}
-        )
+        no_html = client.post("/conversations/messages", json={"type": "Email", "contactId": a, "subject": "x"})
+        no_contact = client.post("/conversations/messages", json={"type": "Email", "contactId": "z" * 20, "html": "x"})
         missing = client.post("/conversations/messages", json={"html": "x"})
         first = sends[0].json()
         message = client.get(f"/conversations/messages/{first['messageId']}").json()
         listing = client.get(f"/conversations/{first['conversationId']}/messages", params={"limit": 2}).json()
-        found = client.get(
-            "/conversations/search", params={"locationId": ghl_sandbox.location_id, "contactId": a}
-        )
+        found = client.get("/conversations/search", params={"locationId": ghl_sandbox.location_id, "contactId": a})
     assert all(s.status_code == 200 for s in sends)
     assert set(first) == {"conversationId", "messageId", "emailMessageId", "msg", "status", "traceId"}
     assert len({s.json()["messageId"] for s in sends}) == 5  # GHL has no idempotency: every send goes out
@@ -345,9 +325,7 @@ def test_email_sends_and_duplicate_counting(ghl_sandbox: GhlSandboxHandle, webho
     assert ghl_sandbox.state.webhooks.wait_idle(5)
     outbound = [json.loads(body) for body in webhook_sink.bodies()]
     assert [o["type"] for o in outbound] == ["OutboundMessage"] * 5
-    assert outbound[0]["emailMessageId"] == first["emailMessageId"] and outbound[0]["to"] == [
-        seeded.email_of(10)
-    ]
+    assert outbound[0]["emailMessageId"] == first["emailMessageId"] and outbound[0]["to"] == [seeded.email_of(10)]
 
 
 def test_one_million_contacts_start_fast_and_stay_small(ghl_sandbox_factory: GhlSandboxFactory) -> None:
@@ -356,9 +334,7 @@ def test_one_million_contacts_start_fast_and_stay_small(ghl_sandbox_factory: Ghl
     handle = ghl_sandbox_factory(contacts=1_000_000)
     elapsed = time.monotonic() - started
     with handle.client() as client:
-        page = search(
-            client, handle, pageLimit=500, sort=[{"field": "dateUpdated", "direction": "desc"}]
-        ).json()
+        page = search(client, handle, pageLimit=500, sort=[{"field": "dateUpdated", "direction": "desc"}]).json()
         deep = search(client, handle, pageLimit=500, searchAfter=page["contacts"][-1]["searchAfter"]).json()
         last = client.get(f"/contacts/{handle.state.book.seeded.id_of(999_999)}").json()["contact"]
         by_email = search(
@@ -395,9 +371,7 @@ def test_responses_match_the_vendor_schemas(ghl_sandbox_factory: GhlSandboxFacto
     contact_id = handle.state.book.seeded.id_of(5)
     location = handle.location_id
     with handle.client() as client:
-        sent = client.post(
-            "/conversations/messages", json={"type": "Email", "contactId": contact_id, "html": "<p/>"}
-        )
+        sent = client.post("/conversations/messages", json={"type": "Email", "contactId": contact_id, "html": "<p/>"})
         answers = {
             ("old", "SearchContactSuccessResponseDto"): search(client, handle, pageLimit=3),
             ("contacts", "ContactsByIdSuccessfulResponseDto"): client.get(f"/contacts/{contact_id}"),

@@ -60,9 +60,7 @@ def test_agent_reads_by_email_query_and_tag(store: Store) -> None:
         assert [r["id"] for r in q.find_contacts(tx, "ghl", email=" PERSON7@example.COM ")] == ["c00007"]
         assert q.find_contacts(tx, "ghl", email="person3@example.com") == []  # deleted rows are hidden
         by_name = q.find_contacts(tx, "ghl", query="ann2")
-        assert {r["id"] for r in by_name} == {
-            f"c{i:05d}" for i in (2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29)
-        }
+        assert {r["id"] for r in by_name} == {f"c{i:05d}" for i in (2, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29)}
         assert len(q.find_contacts(tx, "ghl", query="acme_100%")) == 29
         assert q.find_contacts(tx, "ghl", query="acmex100") == []  # _ is not a wildcard
         tagged = q.find_contacts(tx, "ghl", tag="t1", limit=100)

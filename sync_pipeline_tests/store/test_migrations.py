@@ -106,9 +106,7 @@ def test_an_edited_applied_migration_is_refused(store: Store) -> None:
 
 
 def test_a_failing_migration_names_itself_and_leaves_nothing_half_done(store: Store) -> None:
-    broken = Migration(
-        900, "broken", "CREATE TABLE half_done (a INTEGER);\nCREATE TABLE oops (a NOSUCHTYPE);"
-    )
+    broken = Migration(900, "broken", "CREATE TABLE half_done (a INTEGER);\nCREATE TABLE oops (a NOSUCHTYPE);")
     with pytest.raises(MigrationError, match="900_broken failed"):
         migrate(store, [broken])
     with store.transaction() as tx:

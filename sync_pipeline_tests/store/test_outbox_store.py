@@ -42,9 +42,7 @@ def test_claim_leases_due_rows_and_respects_send_after(store: Store) -> None:
     assert len(rows) == 5
     assert all(r["status"] == "sending" and r["attempts"] == 1 and not r["outcome_uncertain"] for r in rows)
     assert q.claim(store, owner="w2", now=T0, lease_until=T0 + timedelta(minutes=1), limit=10) == []
-    later = q.claim(
-        store, owner="w2", now=T0 + timedelta(hours=2), lease_until=T0 + timedelta(hours=3), limit=10
-    )
+    later = q.claim(store, owner="w2", now=T0 + timedelta(hours=2), lease_until=T0 + timedelta(hours=3), limit=10)
     # the scheduled row is due now, and the five leased rows' leases lapsed: reclaimed as uncertain
     assert len(later) == 6
     assert sum(r["outcome_uncertain"] for r in later) == 5
@@ -88,9 +86,7 @@ def test_concurrent_claimers_never_share_a_row(store: Store) -> None:
     claimed: list[list[str]] = [[], [], [], []]
 
     def drain(slot: int) -> None:
-        while rows := q.claim(
-            store, owner=f"w{slot}", now=T0, lease_until=T0 + timedelta(minutes=5), limit=7
-        ):
+        while rows := q.claim(store, owner=f"w{slot}", now=T0, lease_until=T0 + timedelta(minutes=5), limit=7):
             claimed[slot].extend(r["id"] for r in rows)
 
     threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]

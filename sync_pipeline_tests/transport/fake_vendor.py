@@ -71,9 +71,7 @@ class FakeVendor:
         self.arrivals: list[Arrival] = []
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        self.app = Starlette(
-            routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])]
-        )
+        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])])
 
     # -- what tests read -------------------------------------------------------------------
 

@@ -100,10 +100,7 @@ def test_secrets_never_leak(
     fake.script.append(
         Fault.answer(
             400,
-            {
-                "message": f"bad request for https://x.test/v1?api_key={LEAKY_TOKEN}&a=1 "
-                "with Bearer sk_live_abcdefgh"
-            },
+            {"message": f"bad request for https://x.test/v1?api_key={LEAKY_TOKEN}&a=1 with Bearer sk_live_abcdefgh"},
         )
     )
     with pytest.raises(PermanentVendorError) as bad:
@@ -132,6 +129,5 @@ def test_redactor_masks_known_secrets_and_credential_shapes() -> None:
         '{"api_key": "k-123"}; pit-0f3e9a1c-5b7d-4e2a; abc'
     )
     assert redact(text) == (
-        "key ********; Authorization: ******** ********; url ?token=********&x=1 "
-        '{"api_key": "********"}; ********; abc'
+        'key ********; Authorization: ******** ********; url ?token=********&x=1 {"api_key": "********"}; ********; abc'
     )

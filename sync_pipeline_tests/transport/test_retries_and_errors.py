@@ -32,16 +32,12 @@ def test_a_503_burst_longer_than_the_attempts_raises_transient(
     fake, _ = vendor
     fake.script.extend([Fault.answer(503, {"statusCode": 503, "message": "Service Unavailable"})] * 10)
 
-    with pytest.raises(
-        TransientVendorError, match=r"GET /contacts/\{contactId\} answered 503 after 5 attempt"
-    ):
+    with pytest.raises(TransientVendorError, match=r"GET /contacts/\{contactId\} answered 503 after 5 attempt"):
         get_contact(make_client(), "c1")
     assert len(fake.arrivals) == 5
 
 
-def test_a_dropped_connection_on_a_get_is_retried(
-    vendor: tuple[FakeVendor, str], make_client: ClientFactory
-) -> None:
+def test_a_dropped_connection_on_a_get_is_retried(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
     fake, _ = vendor
     fake.script.append(DROP)
     assert get_contact(make_client(), "c1") == 200
@@ -102,9 +98,7 @@ def test_a_connect_error_is_retried_even_for_an_unguarded_post(make_client: Clie
     assert client.stats().attempts == 5
 
 
-def test_a_401_fails_fast_naming_the_setting(
-    vendor: tuple[FakeVendor, str], make_client: ClientFactory
-) -> None:
+def test_a_401_fails_fast_naming_the_setting(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
     fake, _ = vendor
     client = make_client(credentials=Secret("pit-wrong-0000-1111-2222"))
 
@@ -114,17 +108,13 @@ def test_a_401_fails_fast_naming_the_setting(
     assert len(fake.arrivals) == 1
 
 
-def test_a_missing_key_fails_before_any_request(
-    vendor: tuple[FakeVendor, str], make_client: ClientFactory
-) -> None:
+def test_a_missing_key_fails_before_any_request(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
     with pytest.raises(AuthError, match="GHL_API_KEY is not set"):
         get_contact(make_client(credentials=Secret("")), "c1")
     assert vendor[0].arrivals == []
 
 
-def test_vendor_error_bodies_become_specific_errors(
-    vendor: tuple[FakeVendor, str], make_client: ClientFactory
-) -> None:
+def test_vendor_error_bodies_become_specific_errors(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
     fake, _ = vendor
     fake.script.extend(
         [
@@ -137,9 +127,7 @@ def test_vendor_error_bodies_become_specific_errors(
                 },
             ),
             Fault.answer(404, {"statusCode": 404, "message": "Contact not found"}),
-            Fault.answer(
-                400, {"statusCode": 400, "message": "This location does not allow duplicated contacts."}
-            ),
+            Fault.answer(400, {"statusCode": 400, "message": "This location does not allow duplicated contacts."}),
         ]
     )
     client = make_client()
@@ -155,9 +143,7 @@ def test_vendor_error_bodies_become_specific_errors(
     assert len(fake.arrivals) == 3  # none of them retried
 
 
-def test_path_params_are_escaped_and_required(
-    vendor: tuple[FakeVendor, str], make_client: ClientFactory
-) -> None:
+def test_path_params_are_escaped_and_required(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
     fake, _ = vendor
     client = make_client()
     client.request("GET", "/contacts/{contactId}", path_params={"contactId": "a/../b?x=1"})

@@ -83,9 +83,7 @@ def test_a_429_with_retry_after_holds_every_client_of_the_account(
     vendor: tuple[FakeVendor, str], make_client: ClientFactory
 ) -> None:
     fake, _ = vendor
-    fake.script.append(
-        Fault.answer(429, {"statusCode": 429, "message": "Too Many Requests"}, **{"Retry-After": "1"})
-    )
+    fake.script.append(Fault.answer(429, {"statusCode": 429, "message": "Too Many Requests"}, **{"Retry-After": "1"}))
     first, other = make_client(), make_client()  # two limiters on one store, as in two processes
 
     def other_caller() -> None:
@@ -107,9 +105,7 @@ def test_a_429_with_retry_after_holds_every_client_of_the_account(
     assert other.stats().limiter_wait_s >= 0.5
 
 
-def test_a_smaller_advertised_window_is_adopted(
-    vendor: tuple[FakeVendor, str], make_client: ClientFactory
-) -> None:
+def test_a_smaller_advertised_window_is_adopted(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
     fake, _ = vendor
     client = make_client(windows=(Window("burst", 5 * LIMIT, PERIOD_S),))  # configured 5x too generous
     for i in range(LIMIT + 5):

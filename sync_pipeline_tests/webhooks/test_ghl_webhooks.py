@@ -35,9 +35,7 @@ def receiver(store: Store) -> Iterator[str]:
     server.stop()
 
 
-def _post(
-    url: str, event: dict, *, key: ed25519.Ed25519PrivateKey = KEY, sign: bool = True
-) -> httpx.Response:
+def _post(url: str, event: dict, *, key: ed25519.Ed25519PrivateKey = KEY, sign: bool = True) -> httpx.Response:
     body = json.dumps(event).encode()
     headers = {"content-type": "application/json"}
     if sign:
@@ -59,9 +57,7 @@ def _event(kind: str, contact_id: str, webhook_id: str, **extra: object) -> dict
 def test_signed_contact_events_mark_dirty_and_deletes_apply_at_once(receiver: str, store: Store) -> None:
     now = datetime.now(UTC)
     with store.transaction() as tx:
-        contacts_q.upsert_contacts(
-            tx, [Contact(id="c1", provider="ghl", email="a@b.com", date_updated=now)], now
-        )
+        contacts_q.upsert_contacts(tx, [Contact(id="c1", provider="ghl", email="a@b.com", date_updated=now)], now)
     assert _post(receiver, _event("ContactUpdate", "c2", "w1")).status_code == 200
     assert _post(receiver, _event("ContactDelete", "c1", "w2")).status_code == 200
     with store.transaction() as tx:
@@ -92,9 +88,7 @@ def test_replayed_webhook_id_is_applied_once(receiver: str, store: Store) -> Non
 
 
 def test_stale_and_malformed_deliveries_are_quarantined_with_reason(receiver: str, store: Store) -> None:
-    stale = _event(
-        "ContactUpdate", "c1", "w-old", timestamp=(datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    )
+    stale = _event("ContactUpdate", "c1", "w-old", timestamp=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
     assert _post(receiver, stale).status_code == 200
     no_id = {"type": "ContactUpdate", "webhookId": "w3", "timestamp": datetime.now(UTC).isoformat()}
     assert _post(receiver, no_id).status_code == 200

@@ -78,8 +78,6 @@ def _random_updates(sandbox: GhlSandbox, picker: random.Random, count: int, emit
         change: dict[str, Any] = {
             "customFields": [{"key": "contact.lead_score", "field_value": str(picker.randrange(100))}]
         }
-        sandbox.change_contact(
-            contact_id, lambda r, c=change: apply_write(r, c, seeded.custom_fields), emit=emit
-        )
+        sandbox.change_contact(contact_id, lambda r, c=change: apply_write(r, c, seeded.custom_fields), emit=emit)
         touched.append(contact_id)
     return touched

@@ -48,6 +48,7 @@ class MessageStore:
             self._messages: dict[str, Message] = {}
             self._conversations: dict[str, Conversation] = {}
             self._by_contact: dict[str, str] = {}
+            self._by_email_id: dict[str, str] = {}  # emailMessageId -> message id
             self._counter = 0
 
     def add(
@@ -78,9 +79,7 @@ class MessageStore:
                 kind=kind,
                 body=body,
                 date_added_ms=now_ms,
-                email_message_id=token(self._seed, "ghl-email-message", self._counter)
-                if kind == "Email"
-                else None,
+                email_message_id=token(self._seed, "ghl-email-message", self._counter) if kind == "Email" else None,
                 subject=subject,
                 email_from=email_from,
                 email_to=email_to,
@@ -88,12 +87,20 @@ class MessageStore:
                 bcc=bcc,
             )
             self._messages[message.id] = message
+            if message.email_message_id:
+                self._by_email_id[message.email_message_id] = message.id
             self._conversations[conversation_id].message_ids.append(message.id)
             return message
 
     def message(self, message_id: str) -> Message | None:
         with self._lock:
             return self._messages.get(message_id)
+
+    def email(self, email_message_id: str) -> Message | None:
+        """The email message whose ``emailMessageId`` this is."""
+        with self._lock:
+            message_id = self._by_email_id.get(email_message_id)
+            return self._messages.get(message_id) if message_id else None
 
     def conversation(self, conversation_id: str) -> Conversation | None:
         with self._lock:
@@ -109,9 +116,7 @@ class MessageStore:
         with self._lock:
             return self._messages[conversation.message_ids[-1]]
 
-    def page(
-        self, conversation: Conversation, last_message_id: str | None, limit: int
-    ) -> tuple[list[Message], bool]:
+    def page(self, conversation: Conversation, last_message_id: str | None, limit: int) -> tuple[list[Message], bool]:
         """Messages newest first, after ``last_message_id``; and whether more follow."""
         with self._lock:
             newest_first = [self._messages[m] for m in reversed(conversation.message_ids)]

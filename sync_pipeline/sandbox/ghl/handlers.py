@@ -52,9 +52,7 @@ def int_param(request: Request, name: str, default: int, *, low: int, high: int)
     try:
         value = int(raw)
     except ValueError:
-        raise GhlRequestError(
-            422, [f"{name} must be a number conforming to the specified constraints"]
-        ) from None
+        raise GhlRequestError(422, [f"{name} must be a number conforming to the specified constraints"]) from None
     if value < low:
         raise GhlRequestError(422, [f"{name} must not be less than {low}"])
     if value > high:

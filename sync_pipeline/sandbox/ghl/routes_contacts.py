@@ -125,9 +125,7 @@ def contact_routes(sandbox: GhlSandbox) -> list[Route]:
         body = await json_body(request)
         validated(body, UPSERT_PROPERTIES, needs_location=True)
         existing = sandbox.book.find_by_email(body["email"]) if body.get("email") else None
-        if existing is None or (
-            body.get("createNewIfDuplicateAllowed") and sandbox.config.allow_duplicate_contacts
-        ):
+        if existing is None or (body.get("createNewIfDuplicateAllowed") and sandbox.config.allow_duplicate_contacts):
             record, new = sandbox.create_contact(body, allow_duplicate=True), True
         else:
             changes = {k: v for k, v in body.items() if k in UPDATE_PROPERTIES | {"companyName"}}
@@ -158,14 +156,10 @@ def contact_routes(sandbox: GhlSandbox) -> list[Route]:
 
         def retag(record: Record) -> Record:
             current = record.get("tags") or []
-            new_tags = (
-                normalize_tags([*current, *wanted]) if adding else [t for t in current if t not in wanted]
-            )
+            new_tags = normalize_tags([*current, *wanted]) if adding else [t for t in current if t not in wanted]
             return {**record, "tags": new_tags}
 
-        record = sandbox.change_contact(
-            request.path_params["contactId"], retag, event=sandbox.config.tag_event
-        )
+        record = sandbox.change_contact(request.path_params["contactId"], retag, event=sandbox.config.tag_event)
         return ok({"tags": record["tags"]}, status=201 if adding else 200)
 
     def written(record: Record, body: dict[str, Any]) -> Record:

@@ -66,9 +66,7 @@ def conversation_routes(sandbox: GhlSandbox) -> list[Route]:
         sandbox.check_location(params["locationId"])
         limit = int_param(request, "limit", 20, low=1, high=100)
         found = sandbox.messages.conversations(params.get("contactId"))
-        return ok(
-            {"conversations": [_conversation_json(sandbox, c) for c in found[:limit]], "total": len(found)}
-        )
+        return ok({"conversations": [_conversation_json(sandbox, c) for c in found[:limit]], "total": len(found)})
 
     async def get_message(request: Request) -> Response:
         message = sandbox.messages.message(request.path_params["id"])
@@ -76,6 +74,35 @@ def conversation_routes(sandbox: GhlSandbox) -> list[Route]:
             missing = request.path_params["id"]
             raise GhlRequestError(sandbox.config.unknown_id_status, f"Message with id {missing} not found")
         return ok(_message_json(sandbox, message, with_body=True))
+
+    async def get_email(request: Request) -> Response:
+        """``GetEmailMessageResponseDto``: the one read that shows an email's subject."""
+        email_id = request.path_params["id"]
+        message = sandbox.messages.email(email_id)
+        if message is None:
+            raise GhlRequestError(sandbox.config.unknown_id_status, f"Email with id {email_id} not found")
+        return ok(
+            {
+                "id": email_id,
+                "threadId": email_id,
+                "locationId": sandbox.location_id,
+                "contactId": message.contact_id,
+                "conversationId": message.conversation_id,
+                "dateAdded": iso_from_ms(message.date_added_ms),
+                "subject": message.subject or "",
+                "body": message.body,
+                "direction": "outbound",
+                "status": sandbox.message_status(message),
+                "contentType": "text/html",
+                "attachments": [],
+                "provider": "Leadconnector Gmail",
+                "from": message.email_from,
+                "to": list(message.email_to),
+                "cc": list(message.cc),
+                "bcc": list(message.bcc),
+                "source": "api",
+            }
+        )
 
     async def list_messages(request: Request) -> Response:
         """Newest first; email bodies omitted (OBS #40); nested under ``messages`` (OBS #54) unless
@@ -97,6 +124,7 @@ def conversation_routes(sandbox: GhlSandbox) -> list[Route]:
     return [
         ghl_route("/conversations/messages", send, ["POST"]),
         ghl_route("/conversations/search", search, ["GET"]),
+        ghl_route("/conversations/messages/email/{id}", get_email, ["GET"]),
         ghl_route("/conversations/messages/{id}", get_message, ["GET"]),
         ghl_route("/conversations/{conversationId}/messages", list_messages, ["GET"]),
     ]

@@ -149,8 +149,7 @@ class GhlSandbox(VendorSandbox):
         fixed |= {k for k in changes if k.startswith("webhook_")}
         if fixed:
             raise SandboxConfigError(
-                f"{', '.join(sorted(fixed))} cannot change while running "
-                "(rate windows: POST /_sandbox/rate-limits)"
+                f"{', '.join(sorted(fixed))} cannot change while running (rate windows: POST /_sandbox/rate-limits)"
             )
         self.config = updated(self.config, changes)
         self.book.index_lag_s = self.config.search_index_lag_s
@@ -186,9 +185,7 @@ class GhlSandbox(VendorSandbox):
         try:
             record = self.book.update(contact_id, change)
         except ContactNotFound:
-            raise GhlRequestError(
-                self.config.unknown_id_status, f"Contact with id {contact_id} not found"
-            ) from None
+            raise GhlRequestError(self.config.unknown_id_status, f"Contact with id {contact_id} not found") from None
         if emit:
             self.emit_contact_event(event, record)
         return record
@@ -197,9 +194,7 @@ class GhlSandbox(VendorSandbox):
         try:
             record = self.book.delete(contact_id)
         except ContactNotFound:
-            raise GhlRequestError(
-                self.config.unknown_id_status, f"Contact with id {contact_id} not found"
-            ) from None
+            raise GhlRequestError(self.config.unknown_id_status, f"Contact with id {contact_id} not found") from None
         if emit:
             self.emit_contact_event("ContactDelete", record)
         return record

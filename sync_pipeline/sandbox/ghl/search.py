@@ -204,9 +204,7 @@ def _parse_search_after(value: Any) -> SortKey | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) != 2 or not isinstance(value[1], str):
-        raise SearchError(
-            422, ["searchAfter must be the searchAfter array of the last contact of the previous page"]
-        )
+        raise SearchError(422, ["searchAfter must be the searchAfter array of the last contact of the previous page"])
     try:
         return ms_from_value(value[0]), value[1]
     except ValueError:
@@ -242,9 +240,7 @@ def _compile(item: Mapping[str, Any]) -> Predicate:
     def check(record: Record) -> bool:
         actual = _value(record, field)
         items = actual if isinstance(actual, list) else [actual]
-        hit = any(
-            (wanted in _normal(a)) if contains else (_normal(a) == wanted) for a in items if a is not None
-        )
+        hit = any((wanted in _normal(a)) if contains else (_normal(a) == wanted) for a in items if a is not None)
         return hit != negate
 
     return check
@@ -319,9 +315,7 @@ def _seeded_range(seeded: SeededContacts, filters: Sequence[Mapping[str, Any]]) 
     return range(lo, max(lo, hi))
 
 
-def _seeded_after(
-    seeded: SeededContacts, indices: range, field: str, cursor: SortKey, descending: bool
-) -> range:
+def _seeded_after(seeded: SeededContacts, indices: range, field: str, cursor: SortKey, descending: bool) -> range:
     def key(i: int) -> SortKey:
         return seeded.ms_of(field, i), seeded.id_of(i)
 

@@ -119,9 +119,7 @@ class SeededContacts:
         self._mult = int.from_bytes(digest(seed, "ghl-id-mult", size=8), "big") % ID_CODE_SPACE | 1
         self._offset = int.from_bytes(digest(seed, "ghl-id-offset", size=8), "big") % ID_CODE_SPACE
         self._inverse = pow(self._mult, -1, ID_CODE_SPACE)
-        self.custom_fields = tuple(
-            CustomFieldDef(token(seed, "ghl-cf", key), key, name) for key, name in CUSTOM_FIELDS
-        )
+        self.custom_fields = tuple(CustomFieldDef(token(seed, "ghl-cf", key), key, name) for key, name in CUSTOM_FIELDS)
         self.users = tuple(token(seed, "ghl-user", n) for n in range(3))
 
     # ---- identity -----------------------------------------------------------------------------
@@ -217,9 +215,7 @@ class SeededContacts:
             "country": country,
             "postalCode": f"{postal}{b[25] % 100:02d}",
             "tags": tags,
-            "customFields": [
-                {"id": f.id, "value": v} for f, v in zip(self.custom_fields, values, strict=True)
-            ],
+            "customFields": [{"id": f.id, "value": v} for f, v in zip(self.custom_fields, values, strict=True)],
             "dateAdded": iso_from_ms(self.date_added_ms(i)),
             "dateUpdated": iso_from_ms(self.date_updated_ms(i)),
             "additionalEmails": [],

@@ -89,9 +89,7 @@ def apply_write(
     if "dndSettings" in body:
         out["dndSettings"] = body["dndSettings"]
     if "customFields" in body:
-        out["customFields"] = _merge_custom_fields(
-            out.get("customFields") or [], body["customFields"], custom_fields
-        )
+        out["customFields"] = _merge_custom_fields(out.get("customFields") or [], body["customFields"], custom_fields)
     return out
 
 
