@@ -64,3 +64,19 @@ def record_delivery(tx: Transaction, provider: str, provider_ref: str, status: s
         "WHERE provider = :provider AND provider_ref = :ref",
         {"provider": provider, "ref": provider_ref, "status": status, "now": now},
     )
+
+
+def record_delivery_to(tx: Transaction, provider: str, to_email: str, status: str, now: datetime) -> int:
+    """Like :func:`record_delivery`, for vendors whose events name the recipient, not the message:
+    the latest email sent to that address takes the status."""
+    latest = tx.scalar(
+        "SELECT id FROM outbox WHERE provider = :provider AND to_email = :to AND status = 'sent' "
+        "ORDER BY done_at DESC LIMIT 1",
+        {"provider": provider, "to": to_email},
+    )
+    if latest is None:
+        return 0
+    return tx.execute(
+        "UPDATE outbox SET delivery_status = :status, delivery_updated_at = :now WHERE id = :id",
+        {"status": status, "now": now, "id": latest},
+    )

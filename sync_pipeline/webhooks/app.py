@@ -19,6 +19,7 @@ from ..settings import Settings
 from ..store import Store
 from .ghl import handle_ghl
 from .ghl_signature import GhlVerifier
+from .instantly import handle_instantly
 
 
 def build_app(store: Store, settings: Settings) -> Starlette:
@@ -30,6 +31,18 @@ def build_app(store: Store, settings: Settings) -> Starlette:
         answer = handle_ghl(store, verifier, await request.body(), request.headers, max_age=max_age, provider="ghl")
         return JSONResponse({"detail": answer.detail}, status_code=answer.status)
 
+    async def instantly(request: Request) -> Response:
+        body = await request.body()
+        answer = await run_in_threadpool(
+            handle_instantly,
+            store,
+            settings.instantly_webhook_token,
+            body,
+            request.headers,
+            request.query_params.get("token"),
+        )
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+
     async def healthz(request: Request) -> Response:
         await run_in_threadpool(_ping, store)
         return JSONResponse({"status": "ok", "store": store.dialect})
@@ -37,6 +50,7 @@ def build_app(store: Store, settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/webhooks/ghl", ghl, methods=["POST"]),
+            Route("/webhooks/instantly", instantly, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )
