@@ -50,9 +50,13 @@ class UpsertCounts:
         self.pending += other.pending
 
 
-def content_hash(contact: Contact) -> str:
-    """A stable digest of everything we store about a contact; equal hash means nothing to write."""
-    payload = {
+def content_hash(contact: Contact, raw_json: str) -> str:
+    """A stable digest of everything we store about a contact; equal hash means nothing to write.
+
+    ``raw_json`` is :func:`raw_text` of the contact: the costliest part to encode, and the row
+    stores the same text, so it is encoded once.
+    """
+    normalized = {
         "email": contact.email,
         "phone": contact.phone,
         "first_name": contact.first_name,
@@ -63,9 +67,15 @@ def content_hash(contact: Contact) -> str:
         "location_id": contact.location_id,
         "date_added": contact.date_added.isoformat() if contact.date_added else None,
         "date_updated": contact.date_updated.isoformat() if contact.date_updated else None,
-        "raw": dict(contact.raw),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(normalized, sort_keys=True, default=str).encode())
+    digest.update(raw_json.encode())
+    return digest.hexdigest()
+
+
+def raw_text(contact: Contact) -> str:
+    """The vendor's record as canonical JSON text (sorted keys), as stored in ``raw``."""
+    return json.dumps(contact.raw, sort_keys=True, default=str)
 
 
 _INSERT = """
@@ -128,6 +138,7 @@ def _existing(tx: Transaction, provider: str, ids: Sequence[str]) -> dict[str, R
 
 
 def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
+    raw = raw_text(contact)
     return {
         "provider": contact.provider,
         "id": contact.id,
@@ -142,8 +153,8 @@ def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
         "date_added": contact.date_added,
         "date_updated": contact.date_updated,
         "synced_at": synced_at,
-        "content_hash": content_hash(contact),
-        "raw": dict(contact.raw),
+        "content_hash": content_hash(contact, raw),
+        "raw": raw,
     }
 
 

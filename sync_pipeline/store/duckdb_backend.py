@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders
 from .errors import StoreBusy, StoreConfigError, StoreError
@@ -228,8 +230,20 @@ class _DuckDBTransaction(Transaction):
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if not rows:
             return
-        text, names = _duckdb_sql(sql)
-        self._conn.executemany(text, [{n: _adapt(_param(r, n)) for n in names} for r in rows])
+        names = tuple(placeholders(sql))
+        batch_sql = _batch_sql(sql)
+        if batch_sql is None:
+            text, _ = _duckdb_sql(sql)
+            self._conn.executemany(text, [{n: _adapt(_param(r, n)) for n in names} for r in rows])
+            return
+        # DuckDB runs executemany row by row (~1 ms a row); the same statement over a registered
+        # frame is one vectorized statement (500 rows: ~500 ms -> ~7 ms).
+        frame = pd.DataFrame({f"p_{n}": [_adapt(_param(r, n)) for r in rows] for n in names}, dtype=object)
+        self._conn.register("_batch", frame)
+        try:
+            self._conn.execute(batch_sql)
+        finally:
+            self._conn.unregister("_batch")
 
     def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
         result = self._run(sql, params)
@@ -248,6 +262,22 @@ class _DuckDBTransaction(Transaction):
         text, names = _duckdb_sql(sql)
         values = {n: _adapt(_param(params or {}, n)) for n in names}
         return self._conn.execute(text, values) if values else self._conn.execute(text)
+
+
+_INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\s+INTO\s+[^()]+\([^()]*\))\s*VALUES\s*\((.*)\)\s*$")
+_UPDATE_WHERE = re.compile(r"(?is)^\s*(UPDATE\s+\w+\s+SET\s+.+?)\s+(WHERE\s+.+)$")
+
+
+@lru_cache(maxsize=128)
+def _batch_sql(sql: str) -> str | None:
+    """``sql`` rewritten to read its parameters from the frame ``_batch`` (column ``p_<name>``), for
+    the two shapes bulk writes take: ``INSERT … VALUES (…)`` and ``UPDATE … SET … WHERE …``."""
+    as_columns = rewrite_placeholders(sql, '_batch."p_{name}"')
+    if match := _INSERT_VALUES.match(as_columns):
+        return f"{match.group(1)} SELECT {match.group(2)} FROM _batch"
+    if match := _UPDATE_WHERE.match(as_columns):
+        return f"{match.group(1)} FROM _batch {match.group(2)}"
+    return None
 
 
 @lru_cache(maxsize=512)
