@@ -30,6 +30,18 @@ def rewrite_placeholders(sql: str, template: str) -> str:
     return _PLACEHOLDER.sub(lambda m: template.format(name=m.group(1)), sql)
 
 
+_INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\s+INTO\s+[^()]+\([^()]*\))\s*VALUES\s*(\(.*\))\s*$")
+
+
+def split_insert_values(sql: str) -> tuple[str, str] | None:
+    """``INSERT INTO t (cols) VALUES (exprs)`` as ``("INSERT INTO t (cols)", "(exprs)")``, else None.
+
+    Backends turn such a statement, run for many rows, into one multi-row statement.
+    """
+    match = _INSERT_VALUES.match(sql)
+    return (match.group(1), match.group(2)) if match else None
+
+
 def in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     """An ``IN (...)`` list as SQL text plus parameters, portable to both backends.
 

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pandas as pd
 
-from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders
+from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders, split_insert_values
 from .errors import StoreBusy, StoreConfigError, StoreError
 
 _FIRST_BACKOFF_S = 0.0005
@@ -264,7 +265,6 @@ class _DuckDBTransaction(Transaction):
         return self._conn.execute(text, values) if values else self._conn.execute(text)
 
 
-_INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\s+INTO\s+[^()]+\([^()]*\))\s*VALUES\s*\((.*)\)\s*$")
 _UPDATE_WHERE = re.compile(r"(?is)^\s*(UPDATE\s+\w+\s+SET\s+.+?)\s+(WHERE\s+.+)$")
 
 
@@ -273,8 +273,8 @@ def _batch_sql(sql: str) -> str | None:
     """``sql`` rewritten to read its parameters from the frame ``_batch`` (column ``p_<name>``), for
     the two shapes bulk writes take: ``INSERT … VALUES (…)`` and ``UPDATE … SET … WHERE …``."""
     as_columns = rewrite_placeholders(sql, '_batch."p_{name}"')
-    if match := _INSERT_VALUES.match(as_columns):
-        return f"{match.group(1)} SELECT {match.group(2)} FROM _batch"
+    if insert := split_insert_values(as_columns):
+        return f"{insert[0]} SELECT {insert[1][1:-1]} FROM _batch"
     if match := _UPDATE_WHERE.match(as_columns):
         return f"{match.group(1)} FROM _batch {match.group(2)}"
     return None
@@ -294,7 +294,7 @@ def _param(params: Params, name: str) -> Any:
 
 def _adapt(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
+        return orjson.dumps(value, default=str).decode()
     return value
 
 

@@ -43,10 +43,7 @@ def conversation_routes(sandbox: GhlSandbox) -> list[Route]:
         if kind not in SANDBOX_TYPES:
             raise GhlRequestError(400, f"The sandbox sends Email and SMS messages only, not {kind}")
         contact = sandbox.contact_or_error(contact_id)
-        if kind == "Email":
-            message = _send_email(sandbox, contact, body)
-        else:
-            message = _send_sms(sandbox, contact, body)
+        message = _send_email(sandbox, contact, body) if kind == "Email" else _send_sms(sandbox, contact, body)
         marker = request.headers.get(sandbox.config.idempotency_header)
         sandbox.stats.record_send(
             sandbox.duplicates.observe(

@@ -1,0 +1,150 @@
+"""GoHighLevel as the email sender: ``POST /conversations/messages`` with ``type: Email`` (vendor
+reference 1.6), and reading the contact's conversation back after a lost answer.
+
+GHL has no idempotency: a resent POST is a second email. The outbox key still travels in the
+``X-Idempotency-Key`` header — GHL ignores headers it does not know, and the sandbox counts
+duplicates by it — but what prevents duplicates is :meth:`GhlEmail.lookup` before any resend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Self
+
+from ..settings import Settings
+from ..store import Store
+from ..transport import TransportStats, VendorClient
+from .base import ContactChanges, OutboundEmail, OutcomeUnknown, SendResult, VendorError
+from .ghl_api import CONVERSATIONS_VERSION, ghl_client, is_missing
+from .ghl_crm import GhlCRM
+from .ghl_mapping import PROVIDER
+
+IDEMPOTENCY_MARKER_HEADER = "X-Idempotency-Key"
+_CONVERSATIONS_HEADERS = {"Version": CONVERSATIONS_VERSION}
+_MESSAGES_PAGE = 100
+
+
+class GhlEmail:
+    """:class:`~sync_pipeline.providers.base.EmailProvider` sending from one GHL location."""
+
+    name = PROVIDER
+
+    def __init__(self, client: VendorClient, location_id: str) -> None:
+        self._client = client
+        self._location_id = location_id
+        self._contacts = GhlCRM(client, location_id)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> Self:
+        """Built from ``GHL_BASE_URL``, ``GHL_API_KEY`` and ``GHL_LOCATION_ID``."""
+        return cls(ghl_client(settings, store), settings.ghl_location_id)
+
+    def send(self, email: OutboundEmail) -> SendResult:
+        """Send once; ``provider_ref`` is GHL's ``messageId``.
+
+        GHL sends to contacts only: without ``contact_id`` the contact is first found or created by
+        email (``POST /contacts/upsert``). The send itself is never retried by the transport.
+        """
+        body: dict[str, Any] = {
+            "type": "Email",
+            "contactId": self._contact_id(email),
+            "emailTo": email.to_email,
+            "subject": email.subject,
+            "html": email.html,
+        }
+        optional = {"message": email.text, "emailFrom": email.from_email, "replyMessageId": email.reply_to_ref}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        response = self._client.request(
+            "POST",
+            "/conversations/messages",
+            json=body,
+            headers={**_CONVERSATIONS_HEADERS, IDEMPOTENCY_MARKER_HEADER: email.idempotency_key},
+            idempotent=False,
+        )
+        answer = response.json()
+        return SendResult(provider_ref=str(answer["messageId"]), raw=answer)
+
+    def lookup(self, email: OutboundEmail) -> SendResult | None:
+        """Find an earlier send of ``email`` in the contact's conversation.
+
+        Matches the newest outbound email with the same subject (GHL keeps no trace of our
+        idempotency header, so subject is the best key it offers; an identical earlier email to the
+        same contact also matches). None when the conversation has no such email; raises
+        :class:`OutcomeUnknown` when an outbound email's subject cannot be read back.
+        """
+        contact_id = self._contact_id(email)
+        conversations = self._client.request(
+            "GET",
+            "/conversations/search",
+            params={"locationId": self._location_id, "contactId": contact_id},
+            headers=_CONVERSATIONS_HEADERS,
+        ).json()
+        unreadable = []
+        for conversation in conversations.get("conversations") or []:
+            for message in self._messages(str(conversation["id"])):
+                if message.get("direction") != "outbound" or message.get("messageType") != "TYPE_EMAIL":
+                    continue
+                subject = self._subject(message)
+                if subject is None:
+                    unreadable.append(str(message.get("id")))
+                elif subject == email.subject:
+                    return SendResult(provider_ref=str(message["id"]), raw=message)
+        if unreadable:
+            raise OutcomeUnknown(
+                PROVIDER,
+                f"contact {contact_id} has outbound email(s) {', '.join(unreadable)} whose subject GHL "
+                "does not return; check the conversation in GHL before resending",
+            )
+        return None
+
+    def stats(self) -> TransportStats:
+        """Transport counters (calls, 429s, limiter wait) for Dagster metadata."""
+        return self._client.stats()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _contact_id(self, email: OutboundEmail) -> str:
+        if email.contact_id:
+            return email.contact_id
+        return self._contacts.upsert_contact(ContactChanges(email=email.to_email)).id
+
+    def _messages(self, conversation_id: str) -> Iterator[Mapping[str, Any]]:
+        """Every message of a conversation, newest first (GHL pages by ``lastMessageId``)."""
+        last_id = None
+        while True:
+            params: dict[str, Any] = {"limit": _MESSAGES_PAGE}
+            if last_id:
+                params["lastMessageId"] = last_id
+            page = self._client.request(
+                "GET",
+                "/conversations/{conversationId}/messages",
+                path_params={"conversationId": conversation_id},
+                params=params,
+                headers=_CONVERSATIONS_HEADERS,
+            ).json()
+            # OBS (highlevel-api-docs #54): the page is nested under "messages"; the spec says flat.
+            if isinstance(page.get("messages"), Mapping):
+                page = page["messages"]
+            yield from page.get("messages") or []
+            last_id = page.get("lastMessageId")
+            if not page.get("nextPage") or not last_id:
+                return
+
+    def _subject(self, message: Mapping[str, Any]) -> str | None:
+        """The subject via ``GET /conversations/messages/email/{id}`` (message lists omit it)."""
+        email_ids = ((message.get("meta") or {}).get("email") or {}).get("messageIds") or []
+        if not email_ids:
+            return None
+        try:
+            answer = self._client.request(
+                "GET",
+                "/conversations/messages/email/{id}",
+                path_params={"id": email_ids[0]},
+                headers=_CONVERSATIONS_HEADERS,
+            ).json()
+        except VendorError as exc:
+            if is_missing(exc):
+                return None
+            raise
+        return str(answer.get("subject") or "")

@@ -1,0 +1,201 @@
+"""HubSpot CRM v3 as the CRM (vendor reference section 5.1): the drop-in alternative to GHL.
+
+Reads: ``changed_since`` uses the search endpoint (the only one that filters on
+``lastmodifieddate``) and works around its 10,000-result cap (:mod:`.hubspot_search`);
+``list_ids`` uses the plain listing, 100 ids per call at the general rate, which is faster than
+search's 200 per call at its 4-per-second limit. Writes: create, ``PATCH``, archive. Tags are the
+``sync_tags`` multiple-checkbox property (see :data:`.hubspot_api.TAGS_PROPERTY`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, Self
+
+from ..settings import Settings
+from ..store import Store
+from ..transport import TransportStats
+from .base import Contact, ContactChanges, ContactPage, IdPage, NotFound, PermanentVendorError
+from .hubspot_api import SEARCH_RESULT_CAP, TAGS_PROPERTY, HubSpotClients, hubspot_clients
+from .hubspot_mapping import (
+    PROVIDER,
+    contact_from_hubspot,
+    epoch_ms,
+    format_tags,
+    properties_from_changes,
+    properties_to_read,
+)
+from .hubspot_search import SearchCursor, advance, search_body
+
+CONTACTS = "/crm/v3/objects/contacts"
+CONTACT = "/crm/v3/objects/contacts/{contactId}"
+SEARCH = "/crm/v3/objects/contacts/search"
+MAX_SEARCH_LIMIT = 200
+MAX_LIST_LIMIT = 100
+# OBS/3P: a create whose email exists answers 409 "Contact already exists. Existing ID: 6001".
+_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+
+
+class HubSpotCRM:
+    """:class:`~sync_pipeline.providers.base.CRMProvider` for one HubSpot portal."""
+
+    name = PROVIDER
+
+    def __init__(
+        self,
+        clients: HubSpotClients,
+        *,
+        tags_property: str = TAGS_PROPERTY,
+        search_result_cap: int = SEARCH_RESULT_CAP,
+    ) -> None:
+        self._clients = clients
+        self._tags_property = tags_property
+        self._cap = search_result_cap
+        self._properties = properties_to_read(tags_property)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> Self:
+        """Built from ``HUBSPOT_BASE_URL`` and ``HUBSPOT_TOKEN``."""
+        return cls(hubspot_clients(settings, store))
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def changed_since(self, since: datetime | None, cursor: str | None = None, *, page_size: int = 100) -> ContactPage:
+        """Contacts with ``lastmodifieddate >= since`` (all when None), oldest change first.
+
+        A page can hold fewer than ``page_size`` contacts (even none) while more follow: after a
+        restart past the result cap, contacts already returned are dropped. Only a None
+        ``next_cursor`` ends the scan.
+        """
+        state = SearchCursor.decode(cursor)
+        limit = _limit(page_size, MAX_SEARCH_LIMIT)
+        since_ms = epoch_ms(since) if since is not None else None
+        body = search_body(since_ms, state, limit, self._properties)
+        answer = self._clients.search.request("POST", SEARCH, json=body, idempotent=True).json()
+        results, next_state = advance(state, answer, limit, self._cap)
+        contacts = [self._contact(r) for r in results]
+        return ContactPage(contacts, next_state.encode() if next_state else None)
+
+    def list_ids(self, cursor: str | None = None, *, page_size: int = MAX_LIST_LIMIT) -> IdPage:
+        """Every live contact id, 100 per call, in id order (``after`` is HubSpot's own cursor)."""
+        params: dict[str, Any] = {"limit": _limit(page_size, MAX_LIST_LIMIT), "properties": "hs_object_id"}
+        if cursor is not None:
+            params["after"] = _decode_after(cursor)
+        answer = self._clients.api.request("GET", CONTACTS, params=params).json()
+        after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+        return IdPage(
+            [str(r["id"]) for r in answer.get("results") or []], json.dumps({"after": after}) if after else None
+        )
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        """The live contact, or None when HubSpot has no such id (or archived it)."""
+        try:
+            response = self._clients.api.request(
+                "GET", CONTACT, path_params={"contactId": contact_id}, params={"properties": ",".join(self._properties)}
+            )
+        except NotFound:
+            return None
+        return self._contact(response.json())
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    def upsert_contact(self, changes: ContactChanges) -> Contact:
+        """Create; when the email exists (409 naming the existing id), update that contact instead.
+
+        Safe to retry after a lost answer when an email is given: the second create meets the 409.
+        """
+        properties = properties_from_changes(changes, self._tags_property)
+        try:
+            response = self._clients.api.request(
+                "POST", CONTACTS, json={"properties": properties}, idempotent=changes.email is not None
+            )
+        except PermanentVendorError as exc:
+            match = _EXISTING_ID.search(str(exc)) if exc.status == 409 else None
+            if match is None:
+                raise
+            return self.update_contact(match.group(1), changes)
+        return self._contact(response.json())
+
+    def update_contact(self, contact_id: str, changes: ContactChanges) -> Contact:
+        """``PATCH`` the given properties (tags given replace the contact's tags)."""
+        response = self._clients.api.request(
+            "PATCH",
+            CONTACT,
+            path_params={"contactId": contact_id},
+            json={"properties": properties_from_changes(changes, self._tags_property)},
+            idempotent=True,
+        )
+        return self._contact(response.json())
+
+    def add_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        """Read the tags property, add ``tags``, write it back (HubSpot has no atomic append)."""
+        self._retag(contact_id, lambda current: [*current, *tags])
+
+    def remove_tags(self, contact_id: str, tags: Sequence[str]) -> None:
+        """Read the tags property, drop ``tags``, write it back."""
+        removed = set(tags)
+        self._retag(contact_id, lambda current: [t for t in current if t not in removed])
+
+    def delete_contact(self, contact_id: str) -> None:
+        """Archive (HubSpot's delete); an id that is already gone is not an error."""
+        with contextlib.suppress(NotFound):
+            self._clients.api.request("DELETE", CONTACT, path_params={"contactId": contact_id})
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    def stats(self) -> TransportStats:
+        """Both clients' counters added up; windows of the search client are prefixed ``search_``."""
+        api, search = self._clients.api.stats(), self._clients.search.stats()
+        return _combined(api, search)
+
+    def close(self) -> None:
+        self._clients.api.close()
+        self._clients.search.close()
+
+    def _contact(self, obj: dict[str, Any]) -> Contact:
+        return contact_from_hubspot(obj, self._tags_property)
+
+    def _retag(self, contact_id: str, change: Callable[[list[str]], list[str]]) -> None:
+        contact = self.get_contact(contact_id)
+        if contact is None:
+            raise NotFound(PROVIDER, f"contact {contact_id} does not exist in HubSpot; cannot change its tags")
+        tags = format_tags(change(list(contact.tags)))
+        if tags != format_tags(contact.tags):
+            self._clients.api.request(
+                "PATCH",
+                CONTACT,
+                path_params={"contactId": contact_id},
+                json={"properties": {self._tags_property: tags}},
+                idempotent=True,
+            )
+
+
+def _limit(page_size: int, maximum: int) -> int:
+    if page_size < 1:
+        raise ValueError(f"page_size must be >= 1; got {page_size}")
+    return min(page_size, maximum)
+
+
+def _decode_after(cursor: str) -> str:
+    try:
+        return str(json.loads(cursor)["after"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"not a HubSpot id cursor: {cursor[:80]!r}; pass a page's next_cursor") from None
+
+
+def _combined(api: TransportStats, search: TransportStats) -> TransportStats:
+    numbers = {
+        f.name: getattr(api, f.name) + getattr(search, f.name)
+        for f in fields(TransportStats)
+        if f.name not in ("vendor_remaining", "windows")
+    }
+    return TransportStats(
+        **numbers,
+        vendor_remaining={**api.vendor_remaining, **{f"search_{k}": v for k, v in search.vendor_remaining.items()}},
+        windows={**api.windows, **{f"search_{k}": v for k, v in search.windows.items()}},
+    )

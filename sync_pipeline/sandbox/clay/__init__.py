@@ -1,0 +1,1 @@
+"""Clay Public API v0 sandbox: routine runs over the seeded people."""

@@ -1,0 +1,1 @@
+"""HubSpot CRM v3 contacts sandbox (vendor reference section 5.1)."""

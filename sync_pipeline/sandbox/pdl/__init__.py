@@ -1,0 +1,1 @@
+"""People Data Labs v5 sandbox (and the seeded people every enrichment sandbox answers from)."""

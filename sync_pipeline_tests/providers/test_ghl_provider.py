@@ -1,0 +1,94 @@
+"""GHL-specific behaviour the CRM and email contracts do not pin down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sync_pipeline.providers.base import ContactChanges, OutboundEmail, OutcomeUnknown
+from sync_pipeline.providers.ghl import GhlCRM, GhlEmail
+from sync_pipeline.settings import Secret, Settings, SettingsError
+from sync_pipeline.store import Store
+from sync_pipeline_tests.sandbox_fixtures import GhlSandboxFactory, GhlSandboxHandle
+
+
+def settings_for(sandbox: GhlSandboxHandle) -> Settings:
+    return Settings(ghl_base_url=sandbox.url, ghl_api_key=Secret(sandbox.api_key), ghl_location_id=sandbox.location_id)
+
+
+@pytest.fixture
+def small(ghl_sandbox_factory: GhlSandboxFactory) -> GhlSandboxHandle:
+    return ghl_sandbox_factory(contacts=250)
+
+
+def test_pages_carry_an_opaque_cursor_and_raw_without_search_after(small: GhlSandboxHandle, store: Store) -> None:
+    crm = GhlCRM.from_settings(settings_for(small), store)
+    try:
+        page = crm.changed_since(None, page_size=100)
+    finally:
+        crm.close()
+    assert page.next_cursor is not None and "searchAfter" in json.loads(page.next_cursor)
+    assert all("searchAfter" not in c.raw for c in page.contacts)
+    first = page.contacts[0]
+    assert first.location_id == small.location_id and first.email == (first.email or "").lower()
+    assert first.custom_fields and all(isinstance(k, str) for k in first.custom_fields)
+
+
+def test_custom_fields_round_trip_by_id(small: GhlSandboxHandle, store: Store) -> None:
+    field_id = small.state.book.seeded.custom_fields[1].id
+    contact_id = small.state.book.seeded.id_of(7)
+    crm = GhlCRM.from_settings(settings_for(small), store)
+    try:
+        updated = crm.update_contact(contact_id, ContactChanges(custom_fields={field_id: "VP Sales"}))
+        fetched = crm.get_contact(contact_id)
+    finally:
+        crm.close()
+    assert updated.custom_fields[field_id] == "VP Sales"
+    assert fetched is not None and fetched.custom_fields[field_id] == "VP Sales"
+
+
+def test_list_ids_keeps_every_contact_when_one_is_edited_mid_scan(small: GhlSandboxHandle, store: Store) -> None:
+    crm = GhlCRM.from_settings(settings_for(small), store)
+    try:
+        first = crm.list_ids(page_size=100)
+        crm.update_contact(first.ids[10], ContactChanges(first_name="Edited"))  # now the newest dateUpdated
+        ids, cursor = list(first.ids), first.next_cursor
+        while cursor is not None:
+            page = crm.list_ids(cursor, page_size=100)
+            ids.extend(page.ids)
+            cursor = page.next_cursor
+    finally:
+        crm.close()
+    assert len(ids) == len(set(ids)) == 250
+
+
+def test_lookup_finds_a_send_by_email_alone_and_ignores_other_subjects(small: GhlSandboxHandle, store: Store) -> None:
+    email = GhlEmail.from_settings(settings_for(small), store)
+    try:
+        sent = email.send(OutboundEmail("k-1", "lead@example.com", "First", "<p>1</p>"))  # contact created
+        found = email.lookup(OutboundEmail("k-1", "lead@example.com", "First", "<p>1</p>"))
+        other = email.lookup(OutboundEmail("k-2", "lead@example.com", "Second", "<p>2</p>"))
+    finally:
+        email.close()
+    assert found is not None and found.provider_ref == sent.provider_ref
+    assert other is None
+    assert small.state.book.find_by_email("lead@example.com") is not None
+
+
+def test_lookup_raises_outcome_unknown_when_ghl_cannot_show_a_subject(small: GhlSandboxHandle, store: Store) -> None:
+    seeded = small.state.book.seeded
+    message = OutboundEmail("k-3", seeded.email_of(2), "Hello", "<p>x</p>", contact_id=seeded.id_of(2))
+    email = GhlEmail.from_settings(settings_for(small), store)
+    try:
+        email.send(message)
+        small.state.messages._by_email_id.clear()  # the email record is unreadable, the message listed
+        with pytest.raises(OutcomeUnknown, match="check the conversation"):
+            email.lookup(message)
+    finally:
+        email.close()
+
+
+def test_missing_location_setting_is_named(store: Store) -> None:
+    with pytest.raises(SettingsError, match="GHL_LOCATION_ID"):
+        GhlCRM.from_settings(Settings(ghl_api_key=Secret("k")), store)

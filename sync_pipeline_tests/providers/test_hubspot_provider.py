@@ -1,0 +1,107 @@
+"""HubSpot-specific behaviour: the result-cap workaround, tags, and the sandbox's wire format."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_pipeline.providers.hubspot import HubSpotCRM
+from sync_pipeline.providers.hubspot_api import hubspot_clients
+from sync_pipeline.providers.hubspot_search import SearchCursor, advance
+from sync_pipeline.sandbox.hubspot.config import HubSpotConfig
+from sync_pipeline.settings import Secret, Settings
+from sync_pipeline.store import Store
+from sync_pipeline_tests.sandbox_fixtures import HubSpotSandboxFactory, HubSpotSandboxHandle
+
+from .conftest import FAST_SANDBOX_WINDOWS, use_fast_limits
+
+
+def hit(contact_id: str, modified: str) -> dict[str, object]:
+    return {"id": contact_id, "properties": {"lastmodifieddate": modified}}
+
+
+T1, T2 = "2025-01-01T00:00:00.001Z", "2025-01-01T00:00:00.002Z"
+MS2 = 1735689600002
+
+
+def test_a_restart_at_the_cap_skips_what_was_returned_at_the_boundary_timestamp() -> None:
+    answer = {"total": 50, "results": [hit("1", T1), hit("2", T2), hit("3", T2)], "paging": {"next": {"after": "9"}}}
+    fresh, cursor = advance(SearchCursor(offset=6), answer, limit=3, cap=10)
+    assert [r["id"] for r in fresh] == ["1", "2", "3"]
+    assert cursor == SearchCursor(from_ms=MS2, offset=0, tail_ms=MS2, tail_ids=("2", "3"))
+
+    restarted = {"total": 40, "results": [hit("2", T2), hit("3", T2), hit("4", T2)], "paging": {"next": {"after": "3"}}}
+    fresh, cursor = advance(cursor, restarted, limit=3, cap=10)
+    assert [r["id"] for r in fresh] == ["4"]
+    assert cursor is not None and cursor.tail_ids == ("2", "3", "4") and cursor.offset == 3
+
+
+def test_a_contact_modified_again_is_not_taken_for_the_tail() -> None:
+    cursor = SearchCursor(from_ms=None, offset=3, tail_ms=MS2 - 1, tail_ids=("1",))
+    fresh, _ = advance(cursor, {"total": 4, "results": [hit("1", T2)]}, limit=3, cap=10)
+    assert [r["id"] for r in fresh] == ["1"]
+
+
+def test_reaching_the_cap_without_a_next_page_still_restarts() -> None:
+    answer = {"total": 20, "results": [hit("9", T1), hit("10", T2)]}
+    _, cursor = advance(SearchCursor(offset=8), answer, limit=2, cap=10)
+    assert cursor is not None and cursor.from_ms == MS2 and cursor.offset == 0
+
+
+def test_paging_across_several_restarts_over_http(
+    hubspot_sandbox_factory: HubSpotSandboxFactory, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_fast_limits(monkeypatch)
+    config = HubSpotConfig(search_result_cap=250, rate_windows=FAST_SANDBOX_WINDOWS, search_per_second=10_000)
+    sandbox = hubspot_sandbox_factory(contacts=900, vendor_configs={"hubspot": config})
+    settings = Settings(hubspot_base_url=sandbox.url, hubspot_token=Secret(sandbox.token))
+    crm = HubSpotCRM(hubspot_clients(settings, store), search_result_cap=250)
+    ids, cursor = [], None
+    try:
+        while True:
+            page = crm.changed_since(None, cursor, page_size=100)
+            ids.extend(c.id for c in page.contacts)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        crm.close()
+    assert ids == [str(10_001 + i) for i in range(900)]
+    assert sandbox.state.stats.snapshot()["requests"]["POST /crm/v3/objects/contacts/search"] == {"200": 10}
+
+
+# ---- the sandbox's wire format ------------------------------------------------------------------
+
+
+def test_errors_use_hubspot_bodies_and_every_response_has_rate_headers(hubspot_sandbox: HubSpotSandboxHandle) -> None:
+    with hubspot_sandbox.client() as http:
+        missing = http.get("/crm/v3/objects/contacts/999999999")
+        invalid = http.post("/crm/v3/objects/contacts", json={"properties": {"nosuchprop": "x"}})
+        existing = http.get("/crm/v3/objects/contacts/10001").json()["properties"]["email"]
+        conflict = http.post("/crm/v3/objects/contacts", json={"properties": {"email": existing}})
+        capped = http.post("/crm/v3/objects/contacts/search", json={"after": "10000", "limit": 10})
+    with hubspot_sandbox.client(headers={"Authorization": "Bearer wrong"}) as http:
+        unauthorized = http.get("/crm/v3/objects/contacts")
+    for response, status, category in (
+        (missing, 404, "OBJECT_NOT_FOUND"),
+        (invalid, 400, "VALIDATION_ERROR"),
+        (conflict, 409, "CONFLICT"),
+        (capped, 400, "VALIDATION_ERROR"),
+        (unauthorized, 401, "INVALID_AUTHENTICATION"),
+    ):
+        body = response.json()
+        assert (response.status_code, body["status"], body["category"]) == (status, "error", category)
+        assert body["correlationId"] and body["message"]
+        assert response.headers["X-HubSpot-RateLimit-Max"] == "100"
+        assert response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+        assert "X-HubSpot-RateLimit-Daily-Remaining" in response.headers
+    assert "Existing ID: 10001" in conflict.json()["message"]
+
+
+def test_search_has_its_own_per_second_limit(hubspot_sandbox_factory: HubSpotSandboxFactory) -> None:
+    sandbox = hubspot_sandbox_factory(contacts=10, vendor_configs={"hubspot": HubSpotConfig(search_per_second=2)})
+    with sandbox.client() as http:
+        answers = [http.post("/crm/v3/objects/contacts/search", json={"limit": 1}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    body = answers[2].json()
+    assert (body["policyName"], body["errorType"], body["category"]) == ("SECONDLY", "RATE_LIMIT", "RATE_LIMITS")
+    assert answers[0].json()["paging"]["next"]["after"] == "1"
