@@ -88,10 +88,17 @@ class Settings:
     hubspot_token: Secret = field(default_factory=lambda: Secret(""))
     instantly_base_url: str = REAL_BASE_URLS["instantly"]
     instantly_api_key: Secret = field(default_factory=lambda: Secret(""))
+    instantly_campaign_id: str = ""  # an active campaign whose one step is {{subject}} / {{body}}
+    instantly_eaccount: str = ""  # sender account for replies in a thread
     clay_base_url: str = REAL_BASE_URLS["clay"]
     clay_api_key: Secret = field(default_factory=lambda: Secret(""))
+    clay_person_routine_id: str = ""
+    clay_company_routine_id: str = ""
+    clay_usd_per_credit: float = 0.05
+    clay_max_wait_s: float = 120.0
     pdl_base_url: str = REAL_BASE_URLS["pdl"]
     pdl_api_key: Secret = field(default_factory=lambda: Secret(""))
+    pdl_usd_per_credit: float = 0.10
     rb2b_webhook_token: Secret = field(default_factory=lambda: Secret(""))
     instantly_webhook_token: Secret = field(default_factory=lambda: Secret(""))
     webhook_max_age_s: int = 300
@@ -163,16 +170,31 @@ _ENV_NAMES = {
     "hubspot_token": "HUBSPOT_TOKEN",
     "instantly_base_url": "INSTANTLY_BASE_URL",
     "instantly_api_key": "INSTANTLY_API_KEY",
+    "instantly_campaign_id": "INSTANTLY_CAMPAIGN_ID",
+    "instantly_eaccount": "INSTANTLY_EACCOUNT",
     "clay_base_url": "CLAY_BASE_URL",
     "clay_api_key": "CLAY_API_KEY",
+    "clay_person_routine_id": "CLAY_PERSON_ROUTINE_ID",
+    "clay_company_routine_id": "CLAY_COMPANY_ROUTINE_ID",
+    "clay_usd_per_credit": "CLAY_USD_PER_CREDIT",
+    "clay_max_wait_s": "CLAY_MAX_WAIT_SECONDS",
     "pdl_base_url": "PDL_BASE_URL",
     "pdl_api_key": "PDL_API_KEY",
+    "pdl_usd_per_credit": "PDL_USD_PER_CREDIT",
     "rb2b_webhook_token": "RB2B_WEBHOOK_TOKEN",
     "instantly_webhook_token": "INSTANTLY_WEBHOOK_TOKEN",
     "webhook_max_age_s": "WEBHOOK_MAX_AGE_SECONDS",
     "enrichment_ttl_days": "ENRICHMENT_TTL_DAYS",
     "contacts_freshness_minutes": "CONTACTS_FRESHNESS_MINUTES",
 }
+
+
+def require(settings: Settings, name: str, purpose: str) -> str:
+    """A text setting that one provider needs; :class:`SettingsError` naming it when unset."""
+    value = getattr(settings, name)
+    if not value:
+        raise SettingsError(f"{_ENV_NAMES[name]} is not set; {purpose}")
+    return str(value)
 
 
 def env_name(setting: str) -> str:

@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self
 
-from ..settings import Settings
+from ..settings import Settings, require
 from ..store import Store
 from ..transport import CLAY_PROFILE, TransportStats, VendorClient
 from .base import Enrichment, EnrichmentKind, TransientVendorError
-from .clay_pdl_shared import domain_key, email_key, env_number, env_text
+from .enrichment_keys import domain_key, email_key
 
 MAX_ITEMS = 100
 # DOC (plans-and-billing): data credits cost "a few cents each". UNCONFIRMED exact figure.
@@ -71,10 +71,10 @@ class ClayEnrichment:
         )
         return cls(
             client,
-            person_routine_id=str(env_text("CLAY_PERSON_ROUTINE_ID", purpose=purpose)),
-            company_routine_id=str(env_text("CLAY_COMPANY_ROUTINE_ID", purpose=purpose)),
-            usd_per_credit=env_number("CLAY_USD_PER_CREDIT", DEFAULT_USD_PER_CREDIT),
-            max_wait_s=env_number("CLAY_MAX_WAIT_SECONDS", 120.0),
+            person_routine_id=require(settings, "clay_person_routine_id", purpose),
+            company_routine_id=require(settings, "clay_company_routine_id", purpose),
+            usd_per_credit=settings.clay_usd_per_credit,
+            max_wait_s=settings.clay_max_wait_s,
         )
 
     def enrich_person(self, email: str) -> Enrichment:

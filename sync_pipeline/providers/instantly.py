@@ -30,11 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Self
 
-from ..settings import Settings
+from ..settings import Settings, require
 from ..store import Store
 from ..transport import INSTANTLY_PROFILE, TransportStats, VendorClient, Window
 from .base import OutboundEmail, PermanentVendorError, SendResult
-from .clay_pdl_shared import env_text
 
 KEY_VARIABLE = "sync_pipeline_key"
 LIST_EMAILS_WINDOW = Window("list_emails", 20, 60.0)
@@ -67,17 +66,17 @@ class InstantlyEmail:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
-        """Built from ``INSTANTLY_BASE_URL``, ``INSTANTLY_API_KEY`` and the pending settings
-        ``INSTANTLY_CAMPAIGN_ID`` (required) and ``INSTANTLY_EACCOUNT`` (needed for replies)."""
-        campaign_id = env_text(
-            "INSTANTLY_CAMPAIGN_ID",
-            purpose="Instantly sends through an active campaign whose step is {{subject}} / {{body}}",
+        """Built from ``INSTANTLY_BASE_URL``, ``INSTANTLY_API_KEY``, ``INSTANTLY_CAMPAIGN_ID``
+        (required) and ``INSTANTLY_EACCOUNT`` (needed for replies)."""
+        campaign_id = require(
+            settings,
+            "instantly_campaign_id",
+            "Instantly sends through an active campaign whose step is {{subject}} / {{body}}",
         )
-        eaccount = env_text("INSTANTLY_EACCOUNT", purpose="", required=False)
         return cls(
             instantly_client(settings, store),
-            campaign_id=str(campaign_id),
-            eaccount=eaccount,
+            campaign_id=campaign_id,
+            eaccount=settings.instantly_eaccount or None,
             list_emails_client=instantly_client(settings, store, extra_windows=(LIST_EMAILS_WINDOW,)),
         )
 

@@ -22,7 +22,7 @@ from ..settings import Settings
 from ..store import Store
 from ..transport import PDL_PROFILE, TransportStats, VendorClient
 from .base import Enrichment, EnrichmentKind, NotFound
-from .clay_pdl_shared import domain_key, email_key, env_number
+from .enrichment_keys import domain_key, email_key
 
 # UNCONFIRMED: PDL's list price is roughly $0.10-0.28 per matched record depending on plan and volume.
 DEFAULT_USD_PER_CREDIT = 0.10
@@ -48,7 +48,7 @@ class PdlEnrichment:
             credentials=settings.pdl_api_key,
             store=store,
         )
-        return cls(client, usd_per_credit=env_number("PDL_USD_PER_CREDIT", DEFAULT_USD_PER_CREDIT))
+        return cls(client, usd_per_credit=settings.pdl_usd_per_credit)
 
     def enrich_person(self, email: str) -> Enrichment:
         key = email_key(email)

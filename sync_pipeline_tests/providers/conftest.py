@@ -10,13 +10,11 @@ suites run every entry identically. To add an email provider, add ``"name": fact
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from unittest import mock
 
 import httpx
 import pytest
@@ -278,12 +276,7 @@ def instantly_email_harness(store: Store) -> Iterator[EmailHarness]:
     """Instantly email through its sandbox campaign; each deliverable email goes to a new lead."""
     with start_sandbox(("instantly",), contacts=0) as running:
         env = running.env
-        settings = Settings(
-            instantly_base_url=env["INSTANTLY_BASE_URL"], instantly_api_key=Secret(env["INSTANTLY_API_KEY"])
-        )
-        pending = {name: env[name] for name in ("INSTANTLY_CAMPAIGN_ID", "INSTANTLY_EACCOUNT")}
-        with mock.patch.dict(os.environ, pending):
-            provider = registry.email_provider(settings, store, "instantly")
+        provider = registry.email_provider(Settings.from_env(env), store, "instantly")
 
         def deliverable(key: str) -> OutboundEmail:
             return OutboundEmail(key, f"{key}@prospects.example", f"Quick question ({key})", "<p>Hi there</p>")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sync_pipeline.providers.clay_pdl_shared import domain_key as normalize_domain
+from sync_pipeline.providers.enrichment_keys import domain_key as normalize_domain
 from sync_pipeline.sandbox.ghl.seed import (
     COMPANY_KINDS,
     COMPANY_WORDS,
