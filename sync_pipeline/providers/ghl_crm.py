@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
+import orjson
+
 from ..settings import Settings
 from ..store import Store
 from ..transport import TransportStats, VendorClient
@@ -153,7 +155,8 @@ class GhlCRM:
         if cursor is not None:
             body["searchAfter"] = _decode_cursor(cursor)
         response = self._client.request("POST", "/contacts/search", json=body, idempotent=True)
-        return list(response.json().get("contacts") or [])
+        # orjson: decoding 500-contact pages is a sync's largest CPU cost after writing them
+        return list(orjson.loads(response.content).get("contacts") or [])
 
     def _set_company(self, contact_id: str, company_name: str, current: Contact | None) -> Contact:
         email = current.email if current is not None else None
