@@ -5,7 +5,7 @@ requests (``requests / 10 per second``). Prints elapsed, requests, 429s, the rat
 rows written per second and how much the process's peak memory grew (bounded: pages are
 streamed). The sandbox runs in its own process, as the vendor's CPU is not ours.
 
-    .venv/bin/python bench/bench_contacts_sync.py [--contacts 100000] [--backends duckdb,postgres]
+    .venv/bin/python -m bench.bench_contacts_sync [--contacts 100000] [--backends duckdb,postgres]
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.scratch_db import pg_schema_url
 from sync_pipeline.providers import registry
 from sync_pipeline.providers.lifecycle import close_provider
 from sync_pipeline.settings import Settings
@@ -40,7 +40,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     with sandbox_process(args.contacts, tmp / "urls.json") as sandbox_env:
         for backend in args.backends.split(","):
-            url = f"duckdb:///{tmp / 'sync.duckdb'}" if backend == "duckdb" else _pg_schema(args.pg)
+            url = f"duckdb:///{tmp / 'sync.duckdb'}" if backend == "duckdb" else pg_schema_url(args.pg)
             settings = Settings.from_env({**sandbox_env, "SYNC_PIPELINE_DB": url})
             store = ensure_migrated(connect(url))
             crm = registry.crm_provider(settings, store)
@@ -91,15 +91,6 @@ def sandbox_process(contacts: int, urls_file: Path) -> Iterator[dict[str, str]]:
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _pg_schema(base: str) -> str:
-    import psycopg2
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg2.connect(base) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-    return f"{base}?options=-csearch_path%3D{schema}"
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Baseline, in the same process: a direct GHL send through the sandbox with the re
 (300-800 ms). Measured: ``agent.enqueue_email`` on DuckDB (the embedded default) and PostgreSQL.
 Prints p50/p99 per backend and the ratio to the baseline.
 
-    .venv/bin/python bench/bench_enqueue.py [--n 2000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python -m bench.bench_enqueue [--n 2000] [--pg postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
+from bench.scratch_db import pg_schema_url
 from sync_pipeline import agent
 from sync_pipeline.providers import registry
 from sync_pipeline.providers.base import OutboundEmail
@@ -56,7 +56,7 @@ def main() -> None:
             f"p50 {percentile(direct, 0.5) * 1000:.0f} ms, p99 {percentile(direct, 0.99) * 1000:.0f} ms"
         )
 
-    for backend, url in (("duckdb", f"duckdb:///{tmp / 'enqueue.duckdb'}"), ("postgres", _pg_schema(args.pg))):
+    for backend, url in (("duckdb", f"duckdb:///{tmp / 'enqueue.duckdb'}"), ("postgres", pg_schema_url(args.pg))):
         store = ensure_migrated(connect(url))
         local = replace(settings, db_url=url)
         samples = []
@@ -73,16 +73,6 @@ def main() -> None:
             f"{percentile(direct, 0.5) / p50:.0f}x less than a direct send (p50)"
         )
         store.close()
-
-
-def _pg_schema(base: str) -> str:
-    """A fresh schema so the benchmark never touches other data."""
-    import psycopg2
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg2.connect(base) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-    return f"{base}?options=-csearch_path%3D{schema}"
 
 
 if __name__ == "__main__":

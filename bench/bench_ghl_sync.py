@@ -5,7 +5,7 @@ sandbox enforcing 100 requests per 10 s, and prints the requests made, the 429s 
 the elapsed time and the achieved request rate as a share of the 100-per-10-s ceiling, next to the
 theoretical minimum time for the same number of requests::
 
-    .venv/bin/python bench/bench_ghl_sync.py --contacts 50000 --page-size 500
+    .venv/bin/python -m bench.bench_ghl_sync --contacts 50000 --page-size 500
 """
 
 from __future__ import annotations

@@ -5,20 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from sync_pipeline.status import TABLES
 from sync_pipeline.store import MigrationError, Store, connect, migrate
 from sync_pipeline.store.migrations import Migration, load_migrations, split_statements
 from sync_pipeline_tests.conftest import store_url
 
-CONTRACT_TABLES = {
-    "contacts",
-    "visitor_events",
-    "enrichment_cache",
-    "outbox",
-    "webhook_quarantine",
-    "sync_state",
-    "api_calls",
-    "schema_migrations",
-}
+CONTRACT_TABLES = {*TABLES, "schema_migrations"}
 
 # information_schema spells types differently per backend; these are the same types.
 _SAME_TYPE = {
