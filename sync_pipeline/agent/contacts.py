@@ -29,6 +29,8 @@ _FIELDS = (
     "date_added",
     "date_updated",
     "synced_at",
+    "last_email_status",
+    "last_email_at",
 )
 
 

@@ -38,10 +38,15 @@ def enqueue_email(
     idempotency_key: str | None = None,
     send_after: datetime | None = None,
     callback_url: str | None = None,
+    reply_to_ref: str | None = None,
     store: Store | None = None,
     settings: Settings | None = None,
 ) -> str:
-    """Queue one email; return its job id at once. ``to`` or ``contact_id`` (or both) is required."""
+    """Queue one email; return its job id at once. ``to`` or ``contact_id`` (or both) is required.
+
+    ``reply_to_ref`` is the vendor's id of a message to answer in its thread (e.g. the ``email_id``
+    of an Instantly ``reply_received`` webhook).
+    """
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
     if not subject.strip():
@@ -64,7 +69,13 @@ def enqueue_email(
         if not to:
             raise InvalidRequest("pass to= (an email address) or contact_id= (a synced contact)")
         address = normalize_address(to)
-        payload = {"to_email": address, "subject": subject, "html": html, "contact_id": contact_id}
+        payload = {
+            "to_email": address,
+            "subject": subject,
+            "html": html,
+            "contact_id": contact_id,
+            "reply_to_ref": reply_to_ref,
+        }
         job = outbox_q.NewJob(
             action="send_email",
             provider=settings.email_provider,

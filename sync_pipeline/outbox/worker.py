@@ -73,6 +73,7 @@ class OutboxWorker:
             subject=payload["subject"],
             html=payload["html"],
             contact_id=payload.get("contact_id"),
+            reply_to_ref=payload.get("reply_to_ref"),
         )
         if row["outcome_uncertain"]:
             earlier = provider.lookup(email)

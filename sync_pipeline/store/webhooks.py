@@ -59,11 +59,11 @@ def mark_contact_events_processed(tx: Transaction, provider: str, received_befor
 
 def record_delivery(tx: Transaction, provider: str, provider_ref: str, status: str, now: datetime) -> int:
     """A vendor reported what became of a sent message; return how many jobs matched."""
-    return tx.execute(
-        "UPDATE outbox SET delivery_status = :status, delivery_updated_at = :now "
-        "WHERE provider = :provider AND provider_ref = :ref",
-        {"provider": provider, "ref": provider_ref, "status": status, "now": now},
+    job = tx.scalar(
+        "SELECT id FROM outbox WHERE provider = :provider AND provider_ref = :ref",
+        {"provider": provider, "ref": provider_ref},
     )
+    return 0 if job is None else _deliver(tx, str(job), status, now)
 
 
 def record_delivery_to(tx: Transaction, provider: str, to_email: str, status: str, now: datetime) -> int:
@@ -74,9 +74,19 @@ def record_delivery_to(tx: Transaction, provider: str, to_email: str, status: st
         "ORDER BY done_at DESC LIMIT 1",
         {"provider": provider, "to": to_email},
     )
-    if latest is None:
-        return 0
-    return tx.execute(
+    return 0 if latest is None else _deliver(tx, str(latest), status, now)
+
+
+def _deliver(tx: Transaction, job_id: str, status: str, now: datetime) -> int:
+    """Set the job's delivery status and its contact's latest email activity."""
+    tx.execute(
         "UPDATE outbox SET delivery_status = :status, delivery_updated_at = :now WHERE id = :id",
-        {"status": status, "now": now, "id": latest},
+        {"status": status, "now": now, "id": job_id},
     )
+    tx.execute(
+        "UPDATE contacts SET last_email_status = :status, last_email_at = :now "
+        "WHERE (id = (SELECT contact_id FROM outbox WHERE id = :id) "
+        "       OR email = (SELECT to_email FROM outbox WHERE id = :id)) AND deleted_at IS NULL",
+        {"status": status, "now": now, "id": job_id},
+    )
+    return 1

@@ -79,3 +79,6 @@ def test_outbox_sensor_requests_a_drain_only_when_jobs_are_due(wire) -> None:
         agent.enqueue_email("someone@example.com", "Hi", "<p>x</p>", store=wired.store, settings=wired.settings)
         due = outbox_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
         assert len(due.run_requests) == 1 and due.run_requests[0].tags["sync_pipeline/due_jobs"] == "1"
+        instance.create_run_for_job(job_def=send_outbox)  # a drain already queued
+        busy = outbox_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
+        assert busy.run_requests == [] and "still running" in busy.skip_message

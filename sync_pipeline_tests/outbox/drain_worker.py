@@ -1,4 +1,5 @@
-"""Drain the outbox in a child process until told to stop (tests SIGKILL it or run two at once)."""
+"""Drain the outbox in a child process (tests SIGKILL it, or run two at once) until every job is
+finished or ``run_for_s`` has passed."""
 
 from __future__ import annotations
 

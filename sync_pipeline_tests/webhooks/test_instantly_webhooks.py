@@ -64,3 +64,17 @@ def test_malformed_delivery_is_quarantined(receiver: str, store: Store) -> None:
     with store.transaction() as tx:
         reasons = [r["reason"] for r in tx.fetchall("SELECT reason FROM webhook_quarantine ORDER BY id")]
     assert reasons[0].startswith("malformed Instantly delivery") and "without a lead_email" in reasons[1]
+
+
+def test_delivery_events_become_the_contacts_email_activity(receiver: str, store: Store) -> None:
+    from sync_pipeline import agent
+    from sync_pipeline.providers.base import Contact
+    from sync_pipeline.store import contacts as contacts_q
+
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        contacts_q.upsert_contacts(tx, [Contact(id="c9", provider="ghl", email="bo@acme.com", date_updated=now)], now)
+    _sent_job(store, "bo@acme.com", "k9")
+    _post(receiver, {"event_type": "reply_received", "lead_email": "bo@acme.com"})
+    contact = agent.get_contact("c9", store=store, settings=Settings.from_env({}))
+    assert contact["last_email_status"] == "replied" and contact["last_email_at"] is not None
