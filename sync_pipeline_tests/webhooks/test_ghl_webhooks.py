@@ -125,3 +125,27 @@ def test_message_events_update_delivery_status(receiver: str, store: Store) -> N
 
 def test_healthz(receiver: str) -> None:
     assert httpx.get(f"{receiver}/healthz").json()["status"] == "ok"
+
+
+def test_legacy_rsa_signature_is_accepted_only_where_configured(store: Store) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = (
+        rsa_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    body = json.dumps(_event("ContactUpdate", "c-rsa", "w-rsa")).encode()
+    headers = {"x-wh-signature": base64.b64encode(rsa_key.sign(body, padding.PKCS1v15(), hashes.SHA256())).decode()}
+    for legacy_key, expected in (("", 401), (pem, 200)):
+        settings = replace(Settings.from_env({}), ghl_webhook_public_key=SPKI, ghl_webhook_legacy_rsa_key=legacy_key)
+        server = ServerThread(build_app(store, settings), name="webhooks")
+        url = server.start()
+        try:
+            assert httpx.post(f"{url}/webhooks/ghl", content=body, headers=headers).status_code == expected
+        finally:
+            server.stop()
+    with store.transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM contact_events WHERE contact_id = 'c-rsa'") == 1
