@@ -67,7 +67,7 @@ def _scenario(store: Store, ghl_url: str, emails: int) -> bool:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     resources = {"store": StoreResource(), "providers": ProvidersResource()}
 
-    full = _materialize_contacts(instance, resources, "full sync")
+    full = _materialize_contacts(instance, resources, "full sync", full=True)
     contact_ids = [r["id"] for r in agent.find_contacts(query="@", limit=max(emails, 10), store=store)]
     mutate = {
         "random_updates": 20,
@@ -110,8 +110,11 @@ def _scenario(store: Store, ghl_url: str, emails: int) -> bool:
     )
 
 
-def _materialize_contacts(instance: dg.DagsterInstance, resources: dict[str, Any], label: str) -> dict[str, Any]:
-    result = dg.materialize([ghl_contacts, *CHECKS], instance=instance, resources=resources)
+def _materialize_contacts(
+    instance: dg.DagsterInstance, resources: dict[str, Any], label: str, *, full: bool = False
+) -> dict[str, Any]:
+    run_config = {"ops": {"ghl_contacts": {"config": {"full": full}}}}
+    result = dg.materialize([ghl_contacts, *CHECKS], instance=instance, resources=resources, run_config=run_config)
     meta = {k: v.value for k, v in result.asset_materializations_for_node("ghl_contacts")[0].metadata.items()}
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     print(

@@ -8,6 +8,7 @@ pool sends concurrently under the shared rate limiter, so steps of one vendor in
 on several machines, together stay under that vendor's limit.
 """
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -93,6 +94,9 @@ def report_outbox(context: dg.OpExecutionContext, store: StoreResource, **report
             api_calls += part["api_calls"]
             rate_limited += part["api_rate_limited"]
     callbacks = deliver_callbacks(store.get_store())
+    run_stats = context.instance.get_run_stats(context.run_id)
+    if run_stats.start_time:  # whole-run throughput: chunks may have run one after another or at once
+        total.duration_s = max(time.time() - run_stats.start_time, 1e-6)
     metadata = {
         **total.as_metadata(),
         "api_calls": api_calls,
