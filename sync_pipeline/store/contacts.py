@@ -52,26 +52,27 @@ class UpsertCounts:
         self.pending += other.pending
 
 
-def content_hash(contact: Contact, raw_json: str) -> str:
-    """A stable digest of everything we store about a contact; equal hash means nothing to write.
+# Columns that say what a contact is; equal values (and equal raw text) mean nothing to write.
+_CONTENT_COLUMNS = (
+    "location_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company_name",
+    "tags",
+    "custom_fields",
+    "date_added",
+    "date_updated",
+)
 
-    ``raw_json`` is :func:`raw_text` of the contact: the costliest part to encode, and the row
-    stores the same text, so it is encoded once.
-    """
-    normalized = {
-        "email": contact.email,
-        "phone": contact.phone,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "company_name": contact.company_name,
-        "tags": list(contact.tags),
-        "custom_fields": dict(contact.custom_fields),
-        "location_id": contact.location_id,
-        "date_added": contact.date_added.isoformat() if contact.date_added else None,
-        "date_updated": contact.date_updated.isoformat() if contact.date_updated else None,
-    }
-    digest = hashlib.sha256(orjson.dumps(normalized, option=orjson.OPT_SORT_KEYS, default=str))
-    digest.update(raw_json.encode())
+
+def content_hash(row: dict[str, Any]) -> str:
+    """A stable digest of a contact row's content columns and its raw vendor record (as text)."""
+    digest = hashlib.sha256(
+        orjson.dumps({k: row[k] for k in _CONTENT_COLUMNS}, option=orjson.OPT_SORT_KEYS, default=str)
+    )
+    digest.update(row["raw"].encode())
     return digest.hexdigest()
 
 
@@ -143,8 +144,7 @@ def _existing(tx: Transaction, provider: str, ids: Sequence[str]) -> dict[str, R
 
 
 def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
-    raw = raw_text(contact)
-    return {
+    row = {
         "provider": contact.provider,
         "id": contact.id,
         "location_id": contact.location_id,
@@ -158,9 +158,10 @@ def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
         "date_added": contact.date_added,
         "date_updated": contact.date_updated,
         "synced_at": synced_at,
-        "content_hash": content_hash(contact, raw),
-        "raw": raw,
+        "raw": raw_text(contact),  # encoded once: hashed below and stored as is
     }
+    row["content_hash"] = content_hash(row)
+    return row
 
 
 def soft_delete(tx: Transaction, provider: str, ids: Iterable[str], deleted_at: datetime) -> int:
