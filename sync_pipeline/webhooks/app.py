@@ -20,6 +20,7 @@ from ..store import Store
 from .ghl import handle_ghl
 from .ghl_signature import GhlVerifier
 from .instantly import handle_instantly
+from .rb2b import handle_rb2b
 
 
 def build_app(store: Store, settings: Settings) -> Starlette:
@@ -29,6 +30,13 @@ def build_app(store: Store, settings: Settings) -> Starlette:
 
     async def ghl(request: Request) -> Response:
         answer = handle_ghl(store, verifier, await request.body(), request.headers, max_age=max_age, provider="ghl")
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+
+    async def rb2b(request: Request) -> Response:
+        body = await request.body()
+        answer = await run_in_threadpool(
+            handle_rb2b, store, settings.rb2b_webhook_token, body, request.query_params.get("token")
+        )
         return JSONResponse({"detail": answer.detail}, status_code=answer.status)
 
     async def instantly(request: Request) -> Response:
@@ -49,6 +57,7 @@ def build_app(store: Store, settings: Settings) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/webhooks/rb2b", rb2b, methods=["POST"]),
             Route("/webhooks/ghl", ghl, methods=["POST"]),
             Route("/webhooks/instantly", instantly, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
