@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -198,25 +198,41 @@ def sandbox_client(
     )
 
 
-@pytest.fixture
-def make_instantly(duck_store: Store) -> Iterator[Callable[..., InstantlyEmail]]:
-    """``make(sandbox, api_key=None)`` → an :class:`InstantlyEmail` on ``sandbox``, closed after the test."""
-    built: list[InstantlyEmail] = []
+class _Closable(Protocol):
+    def close(self) -> None: ...
 
-    def make(sandbox: OutreachSandbox, *, api_key: str | None = None) -> InstantlyEmail:
-        windows = (*INSTANTLY_PROFILE.windows, Window("list_emails", 600, 60.0))  # tests list more than 20/min
-        provider = InstantlyEmail(
-            sandbox_client(duck_store, sandbox, INSTANTLY_PROFILE, api_key=api_key),
-            campaign_id=sandbox.credentials["campaign_id"],
-            eaccount=sandbox.credentials["eaccount"],
-            list_emails_client=sandbox_client(duck_store, sandbox, INSTANTLY_PROFILE, api_key=api_key, windows=windows),
-        )
+
+P = TypeVar("P", bound=_Closable)
+
+
+def _closed_after(build: Callable[..., P]) -> Iterator[Callable[..., P]]:
+    """A ``make`` fixture's body: yields ``build`` and closes every provider it made once the test ends."""
+    built: list[P] = []
+
+    def make(*args: Any, **kwargs: Any) -> P:
+        provider = build(*args, **kwargs)
         built.append(provider)
         return provider
 
     yield make
     for provider in built:
         provider.close()
+
+
+@pytest.fixture
+def make_instantly(duck_store: Store) -> Iterator[Callable[..., InstantlyEmail]]:
+    """``make(sandbox, api_key=None)`` → an :class:`InstantlyEmail` on ``sandbox``, closed after the test."""
+
+    def make(sandbox: OutreachSandbox, *, api_key: str | None = None) -> InstantlyEmail:
+        windows = (*INSTANTLY_PROFILE.windows, Window("list_emails", 600, 60.0))  # tests list more than 20/min
+        return InstantlyEmail(
+            sandbox_client(duck_store, sandbox, INSTANTLY_PROFILE, api_key=api_key),
+            campaign_id=sandbox.credentials["campaign_id"],
+            eaccount=sandbox.credentials["eaccount"],
+            list_emails_client=sandbox_client(duck_store, sandbox, INSTANTLY_PROFILE, api_key=api_key, windows=windows),
+        )
+
+    yield from _closed_after(make)
 
 
 @pytest.fixture
@@ -229,35 +245,25 @@ def instantly_email(
 @pytest.fixture
 def make_clay(duck_store: Store) -> Iterator[Callable[..., ClayEnrichment]]:
     """``make(sandbox, api_key=None, **provider_options)`` → a :class:`ClayEnrichment` polling every 50 ms."""
-    built: list[ClayEnrichment] = []
 
     def make(sandbox: OutreachSandbox, *, api_key: str | None = None, **options: Any) -> ClayEnrichment:
         options.setdefault("poll_interval_s", 0.05)
         options.setdefault("max_wait_s", 10.0)
-        provider = ClayEnrichment(
+        return ClayEnrichment(
             sandbox_client(duck_store, sandbox, CLAY_PROFILE, api_key=api_key),
             person_routine_id=sandbox.credentials["person_routine_id"],
             company_routine_id=sandbox.credentials["company_routine_id"],
             **options,
         )
-        built.append(provider)
-        return provider
 
-    yield make
-    for provider in built:
-        provider.close()
+    yield from _closed_after(make)
 
 
 @pytest.fixture
 def make_pdl(duck_store: Store) -> Iterator[Callable[..., PdlEnrichment]]:
     """``make(sandbox, api_key=None)`` → a :class:`PdlEnrichment` on ``sandbox``."""
-    built: list[PdlEnrichment] = []
 
     def make(sandbox: OutreachSandbox, *, api_key: str | None = None) -> PdlEnrichment:
-        provider = PdlEnrichment(sandbox_client(duck_store, sandbox, PDL_PROFILE, api_key=api_key))
-        built.append(provider)
-        return provider
+        return PdlEnrichment(sandbox_client(duck_store, sandbox, PDL_PROFILE, api_key=api_key))
 
-    yield make
-    for provider in built:
-        provider.close()
+    yield from _closed_after(make)

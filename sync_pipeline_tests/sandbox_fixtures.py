@@ -28,24 +28,11 @@ from sync_pipeline.sandbox.server import ServerThread
 
 
 @dataclass
-class GhlSandboxHandle:
-    """A running GHL sandbox and what a client needs to call it."""
+class _SandboxHandle:
+    """What every sandbox handle shares: the running sandbox, its URL and its admin endpoints."""
 
     running: RunningSandbox
     url: str
-    api_key: str
-    location_id: str
-    webhook_public_key: str
-    state: GhlSandbox
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        """An httpx client with the sandbox's base URL, bearer key and ``Version`` header."""
-        headers = {
-            "Authorization": f"Bearer {self.api_key}",
-            "Version": API_VERSION,
-            **kwargs.pop("headers", {}),
-        }
-        return httpx.Client(base_url=self.url, headers=headers, **kwargs)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST (with a body) or GET an ``/_sandbox/`` endpoint; returns the JSON answer."""
@@ -53,6 +40,25 @@ class GhlSandboxHandle:
         response = httpx.post(url, json=body) if body is not None else httpx.get(url)
         response.raise_for_status()
         return response.json()
+
+    def _client(self, auth_headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Client:
+        """An httpx client on the sandbox's URL; headers in ``kwargs`` add to (or override) ``auth_headers``."""
+        headers = {**auth_headers, **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=self.url, headers=headers, **kwargs)
+
+
+@dataclass
+class GhlSandboxHandle(_SandboxHandle):
+    """A running GHL sandbox and what a client needs to call it."""
+
+    api_key: str
+    location_id: str
+    webhook_public_key: str
+    state: GhlSandbox
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client with the sandbox's base URL, bearer key and ``Version`` header."""
+        return self._client({"Authorization": f"Bearer {self.api_key}", "Version": API_VERSION}, kwargs)
 
 
 GhlSandboxFactory = Callable[..., GhlSandboxHandle]
@@ -126,25 +132,15 @@ def webhook_sink() -> Iterator[WebhookSink]:
 
 
 @dataclass
-class HubSpotSandboxHandle:
+class HubSpotSandboxHandle(_SandboxHandle):
     """A running HubSpot sandbox and what a client needs to call it."""
 
-    running: RunningSandbox
-    url: str
     token: str
     state: HubSpotSandbox
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client with the sandbox's base URL and bearer token."""
-        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        return httpx.Client(base_url=self.url, headers=headers, **kwargs)
-
-    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        """POST (with a body) or GET an ``/_sandbox/`` endpoint; returns the JSON answer."""
-        url = f"{self.url}/_sandbox/{path}"
-        response = httpx.post(url, json=body) if body is not None else httpx.get(url)
-        response.raise_for_status()
-        return response.json()
+        return self._client({"Authorization": f"Bearer {self.token}"}, kwargs)
 
 
 HubSpotSandboxFactory = Callable[..., HubSpotSandboxHandle]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -27,12 +27,11 @@ from starlette.routing import Route
 
 from sync_pipeline.sandbox.config import SandboxConfigError, updated
 from sync_pipeline.sandbox.ratelimit import RateWindow
+from sync_pipeline.sandbox.routing import Handler, answering
 from sync_pipeline.sandbox.webhooks import WebhookDelivery
 
 if TYPE_CHECKING:
     from sync_pipeline.sandbox.vendor import VendorSandbox
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -51,14 +50,7 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 def admin_endpoint(handler: Handler) -> Handler:
     """Turn :class:`SandboxConfigError` raised by an admin handler into a 400 with the reason."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except SandboxConfigError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-
-    return endpoint
+    return answering(handler, SandboxConfigError, lambda exc: JSONResponse({"error": str(exc)}, status_code=400))
 
 
 def as_json(value: Any) -> Any:

@@ -8,7 +8,7 @@ command line fails with the field's name instead of being ignored.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -95,6 +95,17 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     duplicate_window_s: float = 86_400.0
+
+
+RATE_WINDOWS_HINT = " (rate windows: POST /_sandbox/rate-limits)"
+
+
+def refuse_fixed(changes: Mapping[str, Any], fixed: Iterable[str], hint: str = "") -> None:
+    """Refuse a runtime config change touching settings a vendor reads once at start; ``hint`` says
+    where to change them instead (e.g. :data:`RATE_WINDOWS_HINT`)."""
+    refused = set(fixed) & set(changes)
+    if refused:
+        raise SandboxConfigError(f"{', '.join(sorted(refused))} cannot change while running{hint}")
 
 
 def updated(instance: T, changes: Mapping[str, Any]) -> T:

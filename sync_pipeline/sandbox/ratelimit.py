@@ -69,8 +69,13 @@ class RateDecision:
 
     @property
     def retry_after_header(self) -> str:
-        """``Retry-After`` value: whole seconds, at least 1."""
-        return str(max(1, math.ceil(self.retry_after_s)))
+        """``Retry-After`` value for the limiter's wait."""
+        return retry_after_value(self.retry_after_s)
+
+
+def retry_after_value(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
 
 
 class _Counter:

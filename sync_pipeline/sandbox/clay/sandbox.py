@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
@@ -26,7 +26,9 @@ from sync_pipeline.sandbox.clay.config import ClayConfig
 from sync_pipeline.sandbox.clay.runs import Run, run_items
 from sync_pipeline.sandbox.identifiers import token
 from sync_pipeline.sandbox.pdl.people import SeededPeople
+from sync_pipeline.sandbox.rate_headers import retry_after_headers
 from sync_pipeline.sandbox.ratelimit import RateDecision, RateWindow
+from sync_pipeline.sandbox.routing import Handler, answering
 from sync_pipeline.sandbox.vendor import SandboxOptions, VendorSandbox
 
 MAX_ITEMS = 100
@@ -76,8 +78,7 @@ class ClaySandbox(VendorSandbox):
 
     def rate_limited_response(self, decision: RateDecision, retry_after_s: float | None) -> Response:
         """DOC: every 429 carries Retry-After (seconds)."""
-        after = str(max(1, math.ceil(retry_after_s))) if retry_after_s is not None else decision.retry_after_header
-        return clay_error(429, "Rate limit exceeded", {"Retry-After": after})
+        return clay_error(429, "Rate limit exceeded", retry_after_headers(retry_after_s, decision))
 
     def server_error_response(self, status: int) -> Response:
         return clay_error(status, "Internal server error")
@@ -119,16 +120,9 @@ class ClaySandbox(VendorSandbox):
 
     # ---- handlers -----------------------------------------------------------------------------
 
-    def _guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    def _guarded(self, handler: Handler) -> Handler:
         """The handler with :class:`_ClayError` answered as Clay's bare ``{"message"}`` body."""
-
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except _ClayError as exc:
-                return clay_error(exc.status, str(exc))
-
-        return endpoint
+        return answering(handler, _ClayError, lambda exc: clay_error(exc.status, str(exc)))
 
     async def _run(self, request: Request) -> Response:
         routine_id = request.path_params["routine_id"]

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sync_pipeline.sandbox.ghl.errors import GhlRequestError, trace_id
-
-Handler = Callable[[Request], Awaitable[Response]]
+from sync_pipeline.sandbox.routing import Handler, answering
 
 
 def ghl_route(path: str, handler: Handler, methods: list[str]) -> Route:
     """A route whose handler may raise :class:`GhlRequestError` to answer an error body."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except GhlRequestError as exc:
-            return exc.response()
-
-    return Route(path, endpoint, methods=methods)
+    return Route(path, answering(handler, GhlRequestError, GhlRequestError.response), methods=methods)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

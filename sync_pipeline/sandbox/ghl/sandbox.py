@@ -11,7 +11,6 @@ Every contact change â€” through the API or ``POST /_sandbox/contacts/mutate`` â
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sync_pipeline.sandbox.config import SandboxConfigError, updated
+from sync_pipeline.sandbox.config import RATE_WINDOWS_HINT, refuse_fixed
 from sync_pipeline.sandbox.ghl.admin import ghl_admin_routes
 from sync_pipeline.sandbox.ghl.config import API_VERSION, GhlConfig
 from sync_pipeline.sandbox.ghl.contacts import ContactBook, ContactNotFound, Record
@@ -33,6 +32,7 @@ from sync_pipeline.sandbox.ghl.shapes import WEBHOOK, project
 from sync_pipeline.sandbox.ghl.signing import WebhookSigner
 from sync_pipeline.sandbox.ghl.timestamps import iso_from_ms, ms_from_iso
 from sync_pipeline.sandbox.identifiers import digest, token
+from sync_pipeline.sandbox.rate_headers import burst_daily_headers, retry_after_headers
 from sync_pipeline.sandbox.ratelimit import RateDecision, RateWindow
 from sync_pipeline.sandbox.vendor import SandboxOptions, VendorSandbox
 
@@ -80,24 +80,11 @@ class GhlSandbox(VendorSandbox):
 
     def rate_limit_headers(self, decision: RateDecision) -> Mapping[str, str]:
         """The five X-RateLimit-* headers GHL documents, from the windows named burst and daily."""
-        headers = {}
-        burst, daily = decision.windows.get("burst"), decision.windows.get("daily")
-        if daily is not None:
-            headers["X-RateLimit-Limit-Daily"] = str(daily.window.limit)
-            headers["X-RateLimit-Daily-Remaining"] = str(max(0, daily.remaining))
-        if burst is not None:
-            headers["X-RateLimit-Interval-Milliseconds"] = str(round(burst.window.seconds * 1000))
-            headers["X-RateLimit-Max"] = str(burst.window.limit)
-            headers["X-RateLimit-Remaining"] = str(max(0, burst.remaining))
-        return headers
+        return burst_daily_headers(decision, "X-RateLimit-", daily_limit="Limit-Daily")
 
     def rate_limited_response(self, decision: RateDecision, retry_after_s: float | None) -> Response:
         """The simulator assumption for GHL's undocumented 429 body (UNCONFIRMED)."""
-        headers = {}
-        if retry_after_s is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
-        elif self.config.retry_after_on_429:
-            headers["Retry-After"] = decision.retry_after_header
+        headers = retry_after_headers(retry_after_s, decision if self.config.retry_after_on_429 else None)
         return ghl_error(429, "Too Many Requests", headers=headers)
 
     def server_error_response(self, status: int) -> Response:
@@ -145,15 +132,11 @@ class GhlSandbox(VendorSandbox):
         self.messages.reset()
 
     def configure(self, changes: Mapping[str, Any]) -> GhlConfig:
-        fixed = {"rate_windows", "location_id", "api_key", "seed_until", "seed_span_days"} & set(changes)
-        fixed |= {k for k in changes if k.startswith("webhook_")}
-        if fixed:
-            raise SandboxConfigError(
-                f"{', '.join(sorted(fixed))} cannot change while running (rate windows: POST /_sandbox/rate-limits)"
-            )
-        self.config = updated(self.config, changes)
-        self.book.index_lag_s = self.config.search_index_lag_s
-        return self.config
+        keys = {"rate_windows", "location_id", "api_key", "seed_until", "seed_span_days"}
+        refuse_fixed(changes, keys | {k for k in changes if k.startswith("webhook_")}, RATE_WINDOWS_HINT)
+        config = super().configure(changes)
+        self.book.index_lag_s = config.search_index_lag_s
+        return config
 
     # ---- operations shared by API handlers and admin mutations -------------------------------
 

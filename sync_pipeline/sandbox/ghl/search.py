@@ -10,10 +10,9 @@ on a huge seed they cost a full scan (as would a real index without that field).
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -22,6 +21,7 @@ from sync_pipeline.sandbox.ghl.contacts import ContactBook, Record
 from sync_pipeline.sandbox.ghl.errors import GhlRequestError
 from sync_pipeline.sandbox.ghl.seed import SeededContacts
 from sync_pipeline.sandbox.ghl.timestamps import ms_from_iso, ms_from_value
+from sync_pipeline.sandbox.overlay import merge_overlay
 
 SORT_FIELDS = ("dateUpdated", "dateAdded")
 DATE_FIELDS = frozenset(SORT_FIELDS)
@@ -140,7 +140,15 @@ def run_search(
     if request.search_after is not None:
         stored_matches = [m for m in stored_matches if _after(m[0], request.search_after, request.descending)]
         seeded_range = _seeded_after(seeded, seeded_range, field, request.search_after, request.descending)
-    ordered = _merge(seeded, field, request.descending, stored_matches, seeded_range, shadowed, seeded_where)
+    ordered = merge_overlay(
+        stored_matches,
+        seeded_range,
+        shadowed,
+        key_of=lambda i: (seeded.ms_of(field, i), seeded.id_of(i)),
+        record_of=seeded.record,
+        where=seeded_where,
+        descending=request.descending,
+    )
     skip = ((request.page or 1) - 1) * request.page_limit
     records = list(itertools.islice(ordered, skip, skip + request.page_limit))
     remaining = None
@@ -330,28 +338,3 @@ def _count(
     if where is None:
         return stored + len(indices) - sum(1 for i in shadowed if i in indices)
     return stored + sum(1 for i in indices if i not in shadowed and where(seeded.record(i)))
-
-
-def _merge(
-    seeded: SeededContacts,
-    field: str,
-    descending: bool,
-    stored: list[tuple[SortKey, Record]],
-    indices: range,
-    shadowed: frozenset[int],
-    where: Predicate | None,
-) -> Iterator[tuple[SortKey, Record]]:
-    """Stored matches and seeded matches in one order; seeded records are built only when reached."""
-    seeded_keys = (
-        ((seeded.ms_of(field, i), seeded.id_of(i)), i)
-        for i in (reversed(indices) if descending else indices)
-        if i not in shadowed
-    )
-    for key, item in heapq.merge(stored, seeded_keys, key=itemgetter(0), reverse=descending):
-        if isinstance(item, int):
-            record = seeded.record(item)
-            if where is not None and not where(record):
-                continue
-            yield key, record
-        else:
-            yield key, item

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from sync_pipeline.sandbox.hubspot.config import SEARCH_POLICY
 from sync_pipeline.sandbox.hubspot.errors import HubSpotRequestError, invalid_property, not_found
 from sync_pipeline.sandbox.hubspot.records import Record
 from sync_pipeline.sandbox.hubspot.search import list_query, parse_search, run, validation_error
+from sync_pipeline.sandbox.routing import Handler, answering
 
 if TYPE_CHECKING:
     from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
@@ -26,20 +27,12 @@ STANDARD_PROPERTIES = frozenset({"email", "firstname", "lastname", "phone", "com
 READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
     config = sandbox.config
 
     def route(path: str, handler: Handler, methods: list[str]) -> Route:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except HubSpotRequestError as exc:
-                return exc.response()
-
-        return Route(path, endpoint, methods=methods)
+        return Route(path, answering(handler, HubSpotRequestError, HubSpotRequestError.response), methods=methods)
 
     async def list_contacts(request: Request) -> Response:
         params = request.query_params

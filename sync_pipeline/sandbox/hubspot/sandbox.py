@@ -8,7 +8,6 @@ Wire details follow ``vendor-apis/README.md`` section 5.1; every UNCONFIRMED poi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from sync_pipeline.sandbox.config import SandboxConfigError, updated
+from sync_pipeline.sandbox.config import RATE_WINDOWS_HINT, refuse_fixed
 from sync_pipeline.sandbox.ghl.seed import SeededContacts
 from sync_pipeline.sandbox.ghl.timestamps import ms_from_iso
 from sync_pipeline.sandbox.hubspot.config import BURST_POLICY, DAILY_POLICY, HubSpotConfig
@@ -24,6 +23,7 @@ from sync_pipeline.sandbox.hubspot.errors import hubspot_error
 from sync_pipeline.sandbox.hubspot.records import ContactStore
 from sync_pipeline.sandbox.hubspot.routes import contact_routes
 from sync_pipeline.sandbox.identifiers import digest
+from sync_pipeline.sandbox.rate_headers import burst_daily_headers, retry_after_headers
 from sync_pipeline.sandbox.ratelimit import RateDecision, RateLimiter, RateWindow
 from sync_pipeline.sandbox.vendor import SandboxOptions, VendorSandbox
 
@@ -58,16 +58,7 @@ class HubSpotSandbox(VendorSandbox):
 
     def rate_limit_headers(self, decision: RateDecision) -> Mapping[str, str]:
         """The headers HubSpot puts on every response (DOC changelog 2018-11-06)."""
-        headers = {}
-        burst, daily = decision.windows.get("burst"), decision.windows.get("daily")
-        if daily is not None:
-            headers["X-HubSpot-RateLimit-Daily"] = str(daily.window.limit)
-            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, daily.remaining))
-        if burst is not None:
-            headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(round(burst.window.seconds * 1000))
-            headers["X-HubSpot-RateLimit-Max"] = str(burst.window.limit)
-            headers["X-HubSpot-RateLimit-Remaining"] = str(max(0, burst.remaining))
-        return headers
+        return burst_daily_headers(decision, "X-HubSpot-RateLimit-", daily_limit="Daily")
 
     def rate_limited_response(self, decision: RateDecision, retry_after_s: float | None) -> Response:
         """OBS body with ``policyName`` naming the exhausted window."""
@@ -85,11 +76,7 @@ class HubSpotSandbox(VendorSandbox):
         decision: RateDecision | None = None,
         retry_after_s: float | None = None,
     ) -> Response:
-        headers = {}
-        if retry_after_s is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
-        elif decision is not None and self.config.retry_after_on_429:
-            headers["Retry-After"] = decision.retry_after_header
+        headers = retry_after_headers(retry_after_s, decision if self.config.retry_after_on_429 else None)
         return hubspot_error(429, message, "RATE_LIMITS", headers=headers, errorType="RATE_LIMIT", policyName=policy)
 
     def server_error_response(self, status: int) -> Response:
@@ -120,14 +107,12 @@ class HubSpotSandbox(VendorSandbox):
         self.search_limiter.configure(self._search_windows())
 
     def configure(self, changes: Mapping[str, Any]) -> HubSpotConfig:
-        fixed = {"token", "rate_windows", "tags_property", "seed_until", "seed_span_days"} & set(changes)
-        if fixed:
-            raise SandboxConfigError(
-                f"{', '.join(sorted(fixed))} cannot change while running (rate windows: POST /_sandbox/rate-limits)"
-            )
-        self.config = updated(self.config, changes)
+        refuse_fixed(
+            changes, {"token", "rate_windows", "tags_property", "seed_until", "seed_span_days"}, RATE_WINDOWS_HINT
+        )
+        config = super().configure(changes)
         self.search_limiter.configure(self._search_windows())
-        return self.config
+        return config
 
     def _search_windows(self) -> tuple[RateWindow, ...]:
         return (RateWindow("secondly", self.config.search_per_second, 1.0, rolling=True),)

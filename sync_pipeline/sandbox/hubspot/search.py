@@ -9,9 +9,8 @@ only filter group; everything else is evaluated per record (a full scan, as an u
 
 from __future__ import annotations
 
-import heapq
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -20,6 +19,7 @@ from sync_pipeline.sandbox.ghl.timestamps import ms_from_value
 from sync_pipeline.sandbox.hubspot.config import HubSpotConfig
 from sync_pipeline.sandbox.hubspot.errors import HubSpotRequestError
 from sync_pipeline.sandbox.hubspot.records import ORDERED_PROPERTIES, ContactStore, Record, property_key
+from sync_pipeline.sandbox.overlay import merge_overlay
 
 OPERATORS = frozenset(
     {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
@@ -98,7 +98,15 @@ def run(store: ContactStore, query: Query, *, cap: int | None = None) -> Page:
     else:
         total = len(stored_matches) + sum(1 for _, r in store.seeded_records(indices, shadowed) if seeded_where(r))
     indices, skip = _skip_seeded_prefix(query, indices, shadowed, len(stored_matches), seeded_where is None)
-    ordered = _merge(store, query, stored_matches, indices, shadowed, seeded_where)
+    ordered = merge_overlay(
+        stored_matches,
+        indices,
+        shadowed,
+        key_of=lambda i: (store.key_of_index(query.sort, i), store.key_of_index("hs_object_id", i)),
+        record_of=store.record_of_index,
+        where=seeded_where,
+        descending=query.descending,
+    )
     records = [r for _, r in itertools.islice(ordered, skip, skip + query.limit)]
     end = query.offset + len(records)
     # Like HubSpot, the page that reaches the cap still offers paging.next; requesting it is a 400.
@@ -273,26 +281,3 @@ def _skip_seeded_prefix(
     dropped = indices[:drop]
     live_dropped = drop - sum(1 for i in shadowed if i in dropped)
     return indices[drop:], query.offset - live_dropped
-
-
-def _merge(
-    store: ContactStore,
-    query: Query,
-    stored: list[tuple[SortKey, Record]],
-    indices: range,
-    shadowed: frozenset[int],
-    where: Predicate | None,
-) -> Iterator[tuple[SortKey, Record]]:
-    seeded_keys = (
-        ((store.key_of_index(query.sort, i), store.key_of_index("hs_object_id", i)), i)
-        for i in (reversed(indices) if query.descending else indices)
-        if i not in shadowed
-    )
-    for key, item in heapq.merge(stored, seeded_keys, key=itemgetter(0), reverse=query.descending):
-        if isinstance(item, int):
-            record = store.record_of_index(item)
-            if where is not None and not where(record):
-                continue
-            yield key, record
-        else:
-            yield key, item

@@ -4,15 +4,17 @@ helpers every Instantly route shares."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-Handler = Callable[[Request], Awaitable[Response]]
+from sync_pipeline.sandbox.routing import Handler, answering
+
+T = TypeVar("T")
 
 
 class InstantlyRequestError(Exception):
@@ -31,14 +33,11 @@ def instantly_error(status: int, message: str, headers: Mapping[str, str] | None
 
 def instantly_route(path: str, handler: Handler, methods: list[str]) -> Route:
     """A route whose handler may raise :class:`InstantlyRequestError`."""
+    return Route(path, answering(handler, InstantlyRequestError, _respond), methods=methods)
 
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except InstantlyRequestError as exc:
-            return instantly_error(exc.status, exc.message)
 
-    return Route(path, endpoint, methods=methods)
+def _respond(exc: InstantlyRequestError) -> JSONResponse:
+    return instantly_error(exc.status, exc.message)
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -51,6 +50,13 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InstantlyRequestError(400, "body must be object")
     return data
+
+
+def found(record: T | None, what: str) -> T:
+    """``record``, or Instantly's 404 "<what> not found" when there is none."""
+    if record is None:
+        raise InstantlyRequestError(404, f"{what} not found")
+    return record
 
 
 def require(body: Mapping[str, Any], *names: str) -> None:

@@ -15,13 +15,14 @@ from starlette.routing import Route
 
 from sync_pipeline.sandbox.instantly.errors import (
     InstantlyRequestError,
+    found,
     instantly_error,
     instantly_route,
     json_body,
     limit_of,
     require,
 )
-from sync_pipeline.sandbox.instantly.workspace import UE_CAMPAIGN, UE_RECEIVED, UE_SENT, page
+from sync_pipeline.sandbox.instantly.workspace import UE_CAMPAIGN, UE_RECEIVED, UE_SENT
 
 if TYPE_CHECKING:
     from sync_pipeline.sandbox.instantly.sandbox import InstantlySandbox
@@ -41,21 +42,12 @@ def email_routes(sandbox: InstantlySandbox) -> list[Route]:
             raise InstantlyRequestError(400, "querystring must match the allowed values")
         with workspace.lock:
             emails = [dict(e) for e in workspace.emails.values() if _matches(e, params)]
-        return JSONResponse(
-            page(
-                emails,
-                params.get("starting_after"),
-                limit_of(params.get("limit")),
-                descending=sort_order == "desc",
-                cursor_always=sandbox.config.cursor_on_last_page,
-            )
+        return sandbox.page_response(
+            emails, params.get("starting_after"), limit_of(params.get("limit")), descending=sort_order == "desc"
         )
 
     async def get_email(request: Request) -> Response:
-        email = workspace.emails.get(request.path_params["id"])
-        if email is None:
-            raise InstantlyRequestError(404, "Email not found")
-        return JSONResponse(email)
+        return JSONResponse(found(workspace.emails.get(request.path_params["id"]), "Email"))
 
     async def reply(request: Request) -> Response:
         body = await json_body(request)
@@ -65,9 +57,7 @@ def email_routes(sandbox: InstantlySandbox) -> list[Route]:
             raise InstantlyRequestError(400, "body/body must have property 'html' or 'text'")
         if body["eaccount"] not in sandbox.config.sender_accounts:
             raise InstantlyRequestError(400, f"Email account {body['eaccount']} is not connected to this workspace")
-        original = workspace.emails.get(body["reply_to_uuid"])
-        if original is None:
-            raise InstantlyRequestError(404, "Email to reply to not found")
+        original = found(workspace.emails.get(body["reply_to_uuid"]), "Email to reply to")
         return JSONResponse(sandbox.send_reply(original, body["eaccount"], body["subject"], content))
 
     return [

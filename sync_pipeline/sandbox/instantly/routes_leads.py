@@ -16,12 +16,12 @@ from starlette.routing import Route
 
 from sync_pipeline.sandbox.instantly.errors import (
     InstantlyRequestError,
+    found,
     instantly_route,
     json_body,
     limit_of,
     require,
 )
-from sync_pipeline.sandbox.instantly.workspace import page
 
 if TYPE_CHECKING:
     from sync_pipeline.sandbox.instantly.sandbox import InstantlySandbox
@@ -108,21 +108,10 @@ def lead_routes(sandbox: InstantlySandbox) -> list[Route]:
         limit = limit_of(body.get("limit"))
         with workspace.lock:
             leads = [dict(lead) for lead in workspace.leads.values() if _matches(lead, body)]
-        return JSONResponse(
-            page(
-                leads,
-                body.get("starting_after"),
-                limit,
-                descending=False,
-                cursor_always=sandbox.config.cursor_on_last_page,
-            )
-        )
+        return sandbox.page_response(leads, body.get("starting_after"), limit)
 
     async def get_lead(request: Request) -> Response:
-        lead = workspace.leads.get(request.path_params["id"])
-        if lead is None:
-            raise InstantlyRequestError(404, "Lead not found")
-        return JSONResponse(lead)
+        return JSONResponse(found(workspace.leads.get(request.path_params["id"]), "Lead"))
 
     async def list_campaigns(request: Request) -> Response:
         params = request.query_params
@@ -133,15 +122,7 @@ def lead_routes(sandbox: InstantlySandbox) -> list[Route]:
                 for c in workspace.campaigns.values()
                 if search in c["name"].lower() and (status is None or str(c["status"]) == status)
             ]
-        return JSONResponse(
-            page(
-                campaigns,
-                params.get("starting_after"),
-                limit_of(params.get("limit")),
-                descending=False,
-                cursor_always=sandbox.config.cursor_on_last_page,
-            )
-        )
+        return sandbox.page_response(campaigns, params.get("starting_after"), limit_of(params.get("limit")))
 
     async def get_campaign(request: Request) -> Response:
         return JSONResponse(sandbox.campaign_or_404(request.path_params["id"]))

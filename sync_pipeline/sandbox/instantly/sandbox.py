@@ -13,7 +13,6 @@ unsigned (DOC: Instantly has no signature), with the subscription's custom token
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,9 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sync_pipeline.sandbox.admin import admin_endpoint, json_object
-from sync_pipeline.sandbox.config import SandboxConfigError
+from sync_pipeline.sandbox.config import SandboxConfigError, refuse_fixed
 from sync_pipeline.sandbox.instantly.config import InstantlyConfig
-from sync_pipeline.sandbox.instantly.errors import InstantlyRequestError, instantly_error
+from sync_pipeline.sandbox.instantly.errors import found, instantly_error
 from sync_pipeline.sandbox.instantly.routes_emails import email_routes
 from sync_pipeline.sandbox.instantly.routes_leads import lead_routes
 from sync_pipeline.sandbox.instantly.workspace import (
@@ -34,8 +33,10 @@ from sync_pipeline.sandbox.instantly.workspace import (
     UE_RECEIVED,
     UE_SENT,
     Workspace,
+    page,
     render,
 )
+from sync_pipeline.sandbox.rate_headers import retry_after_headers
 from sync_pipeline.sandbox.ratelimit import RateDecision, RateLimiter, RateWindow
 from sync_pipeline.sandbox.vendor import SandboxOptions, VendorSandbox
 
@@ -69,8 +70,7 @@ class InstantlySandbox(VendorSandbox):
 
     def rate_limited_response(self, decision: RateDecision, retry_after_s: float | None) -> Response:
         """SPEC 429 body; Retry-After only on injected bursts (DOC: only OAuth-init endpoints send it)."""
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))} if retry_after_s is not None else None
-        return instantly_error(429, "Rate limit exceeded", headers)
+        return instantly_error(429, "Rate limit exceeded", retry_after_headers(retry_after_s))
 
     def server_error_response(self, status: int) -> Response:
         return instantly_error(status, "Internal server error")
@@ -113,9 +113,7 @@ class InstantlySandbox(VendorSandbox):
         self.list_emails_limiter.configure(self._list_emails_windows())
 
     def configure(self, changes: Mapping[str, Any]) -> InstantlyConfig:
-        fixed = {"api_key", "sender_accounts", "rate_windows", "campaign_name", "draft_campaigns"} & set(changes)
-        if fixed:
-            raise SandboxConfigError(f"{', '.join(sorted(fixed))} cannot change while running")
+        refuse_fixed(changes, {"api_key", "sender_accounts", "rate_windows", "campaign_name", "draft_campaigns"})
         config = super().configure(changes)
         self.list_emails_limiter.configure(self._list_emails_windows())
         return config
@@ -126,10 +124,15 @@ class InstantlySandbox(VendorSandbox):
     # ---- operations ---------------------------------------------------------------------------
 
     def campaign_or_404(self, campaign_id: str) -> dict[str, Any]:
-        campaign = self.workspace.campaigns.get(campaign_id)
-        if campaign is None:
-            raise InstantlyRequestError(404, "Campaign not found")
-        return campaign
+        return found(self.workspace.campaigns.get(campaign_id), "Campaign")
+
+    def page_response(
+        self, records: list[dict[str, Any]], starting_after: str | None, limit: int, *, descending: bool = False
+    ) -> JSONResponse:
+        """Instantly's cursor page of ``records`` (with a cursor on the last page while the config says so)."""
+        return JSONResponse(
+            page(records, starting_after, limit, descending=descending, cursor_always=self.config.cursor_on_last_page)
+        )
 
     def add_lead(
         self,

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from sync_pipeline.sandbox.pdl.config import PdlConfig
 from sync_pipeline.sandbox.pdl.people import SeededPeople
+from sync_pipeline.sandbox.rate_headers import retry_after_headers
 from sync_pipeline.sandbox.ratelimit import RateDecision, RateWindow
 from sync_pipeline.sandbox.vendor import SandboxOptions, VendorSandbox
 
@@ -91,8 +92,9 @@ class PdlSandbox(VendorSandbox):
 
     def rate_limited_response(self, decision: RateDecision, retry_after_s: float | None) -> Response:
         """DOC 429 body; no Retry-After documented (injected bursts add one)."""
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))} if retry_after_s is not None else None
-        return pdl_error(429, "An error occurred due to requests hitting the API too quick", headers)
+        return pdl_error(
+            429, "An error occurred due to requests hitting the API too quick", retry_after_headers(retry_after_s)
+        )
 
     def server_error_response(self, status: int) -> Response:
         return pdl_error(status, "An internal error occurred; please try again")
