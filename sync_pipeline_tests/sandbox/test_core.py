@@ -90,7 +90,9 @@ def test_injected_errors_and_429_bursts(ghl_sandbox_factory: GhlSandboxFactory) 
 def test_dropped_connection_is_a_protocol_error(ghl_sandbox: GhlSandboxHandle) -> None:
     ghl_sandbox.admin("faults", {"drop_next": 1})
     with ghl_sandbox.client() as client:
-        with pytest.raises(httpx.RemoteProtocolError):
+        # the client sees the closed socket as a protocol error or, if the close races its read,
+        # as a connection reset: either way no response
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             search(client, ghl_sandbox)
         assert search(client, ghl_sandbox).status_code == 200
     stats = ghl_sandbox.admin("stats")
