@@ -27,6 +27,14 @@ from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
 from sync_pipeline.sandbox.server import ServerThread
 
 
+def sandbox_admin(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """POST (with a body) or GET a sandbox's ``/_sandbox/<path>`` endpoint; returns the JSON answer."""
+    url = f"{base_url}/_sandbox/{path}"
+    response = httpx.post(url, json=body) if body is not None else httpx.get(url)
+    response.raise_for_status()
+    return response.json()
+
+
 @dataclass
 class _SandboxHandle:
     """What every sandbox handle shares: the running sandbox, its URL and its admin endpoints."""
@@ -36,10 +44,7 @@ class _SandboxHandle:
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST (with a body) or GET an ``/_sandbox/`` endpoint; returns the JSON answer."""
-        url = f"{self.url}/_sandbox/{path}"
-        response = httpx.post(url, json=body) if body is not None else httpx.get(url)
-        response.raise_for_status()
-        return response.json()
+        return sandbox_admin(self.url, path, body)
 
     def _client(self, auth_headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Client:
         """An httpx client on the sandbox's URL; headers in ``kwargs`` add to (or override) ``auth_headers``."""

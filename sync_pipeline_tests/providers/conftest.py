@@ -31,6 +31,7 @@ from sync_pipeline.sandbox.ratelimit import RateWindow
 from sync_pipeline.settings import Secret, Settings
 from sync_pipeline.store import Store
 from sync_pipeline.transport import GHL_PROFILE, HUBSPOT_PROFILE, Window
+from sync_pipeline_tests.sandbox_fixtures import sandbox_admin
 
 # What the contract compares: the fields every CRM fills, tags order-insensitive.
 Comparable = tuple[str | None, str | None, str | None, str | None, str | None, frozenset[str], str]
@@ -64,10 +65,7 @@ class CrmHarness:
     url: str
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        url = f"{self.url}/_sandbox/{path}"
-        response = httpx.post(url, json=body) if body is not None else httpx.get(url)
-        response.raise_for_status()
-        return response.json()
+        return sandbox_admin(self.url, path, body)
 
 
 def _iso(value: str) -> str:
