@@ -259,7 +259,9 @@ def _apply_locally(
     before = {k: _jsonable(contact[k]) for k in values}
     assignments = ", ".join(f"{column} = :{column}" for column in values)
     tx.execute(
-        f"UPDATE contacts SET {assignments}, pending_since = :now WHERE provider = :provider AND id = :id",
+        # pending_since keeps the start of a run of queued changes (their outcomes are judged together)
+        f"UPDATE contacts SET {assignments}, pending_since = COALESCE(pending_since, :now) "
+        "WHERE provider = :provider AND id = :id",
         {**values, "now": now, "provider": provider, "id": contact["id"]},
     )
     return before

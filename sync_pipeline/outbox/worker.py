@@ -30,6 +30,7 @@ from ..store import outbox as outbox_q
 from .backoff import Backoff
 
 Outcome = str  # sent | retry | dead | unknown
+_GONE = object()  # the CRM no longer has the contact
 
 
 @dataclass
@@ -90,7 +91,7 @@ class OutboxWorker:
         fresh = None
         try:
             if action == "update_contact":
-                fresh = crm.update_contact(contact_id, ContactChanges(**changes))
+                fresh = self._update_coalesced(crm, row, changes)
             elif action == "upsert_contact":
                 fresh = crm.upsert_contact(ContactChanges(**changes))
                 contact_id = fresh.id
@@ -108,13 +109,68 @@ class OutboxWorker:
         self._settle(row, contact_id, fresh=fresh)
         return fresh.id if fresh is not None else contact_id
 
-    def _settle(self, row: Row, contact_id: str | None, *, fresh: Any = None, restore: dict | None = None) -> None:
+    def _update_coalesced(self, crm: CRMProvider, row: Row, changes: dict[str, Any]) -> Any:
+        """One vendor call for this update and the updates queued right behind it for the contact.
+
+        The later jobs are leased with this one and finish with it: ``sent`` when the call succeeds,
+        back in the queue (untouched) when it fails, so their own attempt decides their fate.
+        """
+        now = self.clock()
+        followers = outbox_q.lease_following_updates(
+            self.store,
+            row,
+            owner=row["lease_owner"] or "worker",
+            now=now,
+            lease_until=row["lease_until"] or now + timedelta(minutes=10),
+        )
+        merged = dict(changes)
+        for job in followers:
+            merged.update(job["payload"].get("changes", {}))
+        try:
+            fresh = crm.update_contact(row["contact_id"], ContactChanges(**merged))
+        except BaseException:
+            with self.store.transaction() as tx:
+                outbox_q.release(tx, [job["id"] for job in followers], self.clock())
+            raise
+        with self.store.transaction() as tx:
+            for job in followers:
+                outbox_q.mark_sent(tx, job["id"], fresh.id, self.clock(), note=f"coalesced into job {row['id']}")
+        return fresh
+
+    def _settle(self, row: Row, contact_id: str | None, *, fresh: Any = None) -> None:
+        """The last queued write to a contact to finish brings its local row back in line.
+
+        While later writes are queued the local row (showing all of them) is left alone. The last
+        one to finish writes the vendor's copy when it has one; when any write of the run was
+        rejected, the vendor's copy is read back (a rejected change must not linger locally), and
+        if the vendor cannot be asked, the rejected writes' ``before`` snapshots are put back.
+        """
         if contact_id is None:
             return
+        provider = row["provider"]
         with self.store.transaction() as tx:
-            if outbox_q.other_active_writes(tx, row["provider"], contact_id, row["id"]) and fresh is None:
-                return  # later queued changes still own the local row
-            contacts_q.settle_pending(tx, row["provider"], contact_id, now=self.clock(), fresh=fresh, restore=restore)
+            if outbox_q.other_active_writes(tx, provider, contact_id, row["id"]):
+                return
+            rejected = outbox_q.rejected_writes_while_pending(tx, provider, contact_id)
+        restore = None
+        if rejected and fresh is None:
+            fresh, restore = self._vendor_copy(row, contact_id, rejected)
+        with self.store.transaction() as tx:
+            if fresh is _GONE:
+                contacts_q.soft_delete(tx, provider, [contact_id], self.clock())
+                fresh = None
+            contacts_q.settle_pending(tx, provider, contact_id, now=self.clock(), fresh=fresh, restore=restore)
+
+    def _vendor_copy(self, row: Row, contact_id: str, rejected: list[Row]) -> tuple[Any, dict | None]:
+        """``(contact, None)`` from the CRM; else ``(_GONE or None, the values before the run)``."""
+        snapshot: dict[str, Any] = {}
+        for job in rejected:  # newest first, so the oldest, holding the value before the run, wins
+            snapshot.update(job["payload"].get("before") or {})
+        try:
+            found = self._provider(self.crm, row).get_contact(contact_id)
+        except (TransientVendorError, PermanentVendorError):
+            return None, snapshot
+        return (found, None) if found is not None else (_GONE, snapshot)
 
     # -- outcomes --------------------------------------------------------------------------------
 
@@ -138,7 +194,7 @@ class OutboxWorker:
         with self.store.transaction() as tx:
             outbox_q.mark_final(tx, row["id"], status, reason, self.clock())
         if status == "dead" and row["action"] != "send_email":
-            self._settle(row, row["contact_id"], restore=row["payload"].get("before") or {})
+            self._settle(row, row["contact_id"])
         return status
 
     @staticmethod

@@ -128,11 +128,61 @@ def claim(
         return tx.fetchall(f"SELECT * FROM outbox WHERE id IN {clause} ORDER BY seq", id_params)
 
 
-def mark_sent(tx: Transaction, job_id: str, provider_ref: str | None, now: datetime) -> None:
+def mark_sent(
+    tx: Transaction, job_id: str, provider_ref: str | None, now: datetime, *, note: str | None = None
+) -> None:
+    """Done; ``note`` (kept in ``last_error``) says how, e.g. which job's call carried this one."""
     tx.execute(
         "UPDATE outbox SET status = 'sent', provider_ref = :ref, done_at = :now, updated_at = :now, "
-        "lease_until = NULL, lease_owner = NULL, outcome_uncertain = FALSE, last_error = NULL WHERE id = :id",
-        {"id": job_id, "ref": provider_ref, "now": now},
+        "lease_until = NULL, lease_owner = NULL, outcome_uncertain = FALSE, last_error = :note WHERE id = :id",
+        {"id": job_id, "ref": provider_ref, "now": now, "note": note},
+    )
+
+
+def lease_following_updates(store: Store, row: Row, *, owner: str, now: datetime, lease_until: datetime) -> list[Row]:
+    """Lease the ``update_contact`` jobs queued right after ``row`` for the same contact.
+
+    Only an unbroken run of due updates qualifies: any other unfinished write in between keeps its
+    place in the order. Nobody else can claim these rows meanwhile, because ``row`` — an earlier
+    write to the same contact — is unfinished.
+    """
+    if row["action"] != "update_contact" or row["contact_id"] is None:
+        return []
+    with store.transaction() as tx:
+        later = tx.fetchall(
+            "SELECT * FROM outbox WHERE provider = :provider AND contact_id = :contact_id AND seq > :seq "
+            "AND action <> 'send_email' AND status IN ('queued', 'sending', 'retry', 'unknown') ORDER BY seq",
+            {"provider": row["provider"], "contact_id": row["contact_id"], "seq": row["seq"]},
+        )
+        run = []
+        for job in later:
+            if (
+                job["action"] != "update_contact"
+                or job["status"] not in ("queued", "retry")
+                or job["next_attempt_at"] > now
+            ):
+                break
+            run.append(job)
+        if not run:
+            return []
+        clause, params = in_list("id", [job["id"] for job in run])
+        tx.execute(
+            f"UPDATE outbox SET status = 'sending', lease_owner = :owner, lease_until = :lease_until, "
+            f"attempts = attempts + 1, updated_at = :now WHERE id IN {clause}",
+            {"owner": owner, "lease_until": lease_until, "now": now, **params},
+        )
+    return run
+
+
+def release(tx: Transaction, job_ids: Sequence[str], now: datetime) -> None:
+    """Give leased jobs back to the queue as they were (their attempt did not happen)."""
+    if not job_ids:
+        return
+    clause, params = in_list("id", list(job_ids))
+    tx.execute(
+        f"UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, "
+        f"attempts = attempts - 1, updated_at = :now WHERE id IN {clause}",
+        {"now": now, **params},
     )
 
 
@@ -177,6 +227,17 @@ def other_active_writes(tx: Transaction, provider: str, contact_id: str, exclude
             "AND status IN ('queued', 'sending', 'retry', 'unknown')",
             {"provider": provider, "contact_id": contact_id, "id": exclude_id},
         )
+    )
+
+
+def rejected_writes_while_pending(tx: Transaction, provider: str, contact_id: str) -> list[Row]:
+    """CRM writes to the contact that ended ``dead`` since its local row went pending, newest first."""
+    return tx.fetchall(
+        "SELECT o.* FROM outbox o JOIN contacts c ON c.provider = o.provider AND c.id = o.contact_id "
+        "WHERE o.provider = :provider AND o.contact_id = :contact_id AND o.action <> 'send_email' "
+        "AND o.status = 'dead' AND c.pending_since IS NOT NULL AND o.created_at >= c.pending_since "
+        "ORDER BY o.seq DESC",
+        {"provider": provider, "contact_id": contact_id},
     )
 
 

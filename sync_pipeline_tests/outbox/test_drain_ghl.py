@@ -13,25 +13,10 @@ from datetime import timedelta
 import pytest
 
 from sync_pipeline import agent
-from sync_pipeline.outbox.backoff import Backoff
 from sync_pipeline.outbox.drain import claim_chunks, drain, process_chunk
 from sync_pipeline.outbox.run import configured_worker, drain_configured
-from sync_pipeline_tests.wiring import Wired, sync_with
-
-FAST = {"backoff": Backoff(base_s=0.05, cap_s=0.5)}
-
-
-def _compress(wired: Wired, per_second: int) -> None:
-    """GHL's 100-per-10-s window, compressed: the client adopts it from the response headers."""
-    wired.sandbox.admin(
-        "rate-limits",
-        {
-            "windows": [
-                {"name": "burst", "limit": per_second, "seconds": 1.0, "rolling": True},
-                {"name": "daily", "limit": 200_000, "seconds": 86_400.0, "rolling": False},
-            ]
-        },
-    )
+from sync_pipeline_tests.outbox.conftest import FAST
+from sync_pipeline_tests.wiring import Wired
 
 
 def _queue_emails(wired: Wired, n: int) -> list[str]:
@@ -52,15 +37,6 @@ def _queue_emails(wired: Wired, n: int) -> list[str]:
 def _statuses(wired: Wired) -> dict[str, int]:
     with wired.store.transaction() as tx:
         return {r["status"]: r["n"] for r in tx.fetchall("SELECT status, count(*) AS n FROM outbox GROUP BY status")}
-
-
-@pytest.fixture
-def ready(wire):
-    """A sandbox with 400 contacts, synced locally, limits compressed to 50 per second."""
-    wired = wire(contacts=400)
-    sync_with(wired, page_size=500)
-    _compress(wired, 50)
-    return wired
 
 
 def test_drain_stays_under_the_limit_at_over_90_percent_of_it(ready: Wired) -> None:
@@ -147,6 +123,7 @@ def test_contact_update_is_read_locally_at_once_and_reaches_the_crm(ready: Wired
         row = tx.fetchone("SELECT last_name, pending_since FROM contacts WHERE id = :id", {"id": doomed})
     assert dead["status"] == "dead" and "not found" in dead["last_error"].lower()
     assert row["last_name"] != "Never" and row["pending_since"] is None  # rolled back locally
+    assert agent.get_contact(doomed, **kw) is None  # and the CRM's deletion shows
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
