@@ -15,7 +15,7 @@ import pytest
 from sync_pipeline import agent
 from sync_pipeline.outbox.drain import claim_chunks, drain, process_chunk
 from sync_pipeline.outbox.run import configured_worker, drain_configured
-from sync_pipeline_tests.outbox.conftest import FAST
+from sync_pipeline_tests.outbox.conftest import FAST, compress
 from sync_pipeline_tests.wiring import Wired
 
 
@@ -40,17 +40,20 @@ def _statuses(wired: Wired) -> dict[str, int]:
 
 
 def test_drain_stays_under_the_limit_at_over_90_percent_of_it(ready: Wired) -> None:
-    jobs = _queue_emails(ready, 251)
+    # GHL's spacing (a request every ~100 ms) in a 4-s window instead of 10 s: compressing the
+    # spacing too would make thread-wake-up jitter, not the limiter, decide the result
+    compress(ready, 40, seconds=4.0)
+    jobs = _queue_emails(ready, 81)
     with configured_worker(ready.store, ready.settings, **FAST) as worker:
         # one send first: the client learns the (compressed) window from GHL's response headers
         process_chunk(worker, claim_chunks(ready.store, owner="warm-up", max_rows=1)[0])
         started = time.monotonic()
-        report = drain(worker, concurrency=8)
+        report = drain(worker, concurrency=4)
         elapsed = time.monotonic() - started
     stats = ready.sandbox.admin("stats")
     assert report.total("sent") == len(jobs) - 1 and stats["emails_accepted"] == len(jobs)
     assert stats["rate_limited"] == 0 and stats["duplicate_sends"] == 0
-    ceiling_s = (len(jobs) - 1) / 50  # the fastest the vendor allows: 50 per second
+    ceiling_s = (len(jobs) - 1) / 10  # the fastest the vendor allows: 40 per 4 s
     assert ceiling_s / elapsed >= 0.9, f"{elapsed:.2f}s for {len(jobs)} sends: {ceiling_s / elapsed:.0%} of the limit"
 
 
