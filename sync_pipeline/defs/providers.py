@@ -5,13 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 from ..providers import registry
-from ..providers.base import CRMProvider, EmailProvider
+from ..providers.base import CRMProvider
 from ..settings import Settings, get_settings
 from ..store import Store
 
 
 class ProvidersResource(dg.ConfigurableResource):
-    """Builds the configured CRM and email providers (``CRM_PROVIDER``, ``EMAIL_PROVIDER``).
+    """Settings and the configured CRM (``CRM_PROVIDER``) for Dagster code; the outbox job builds its
+    email and CRM providers per vendor from the same settings.
 
     Holds no config of its own: keys and base URLs come from the environment through settings,
     so they never appear in the Dagster UI.
@@ -22,6 +23,3 @@ class ProvidersResource(dg.ConfigurableResource):
 
     def crm(self, store: Store) -> CRMProvider:
         return registry.crm_provider(self.settings(), store)
-
-    def email(self, store: Store) -> EmailProvider:
-        return registry.email_provider(self.settings(), store)
