@@ -16,22 +16,7 @@ from ..settings import Settings, get_settings
 from ..store import Row, Store, ensure_migrated, open_store
 from ..store import contacts as contacts_q
 
-_FIELDS = (
-    "id",
-    "provider",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company_name",
-    "tags",
-    "custom_fields",
-    "date_added",
-    "date_updated",
-    "synced_at",
-    "last_email_status",
-    "last_email_at",
-)
+_FIELDS = ("id", "provider", *contacts_q.CONTENT_COLUMNS, "synced_at", "last_email_status", "last_email_at")
 
 
 def get_contact(

@@ -53,7 +53,7 @@ class UpsertCounts:
 
 
 # Columns that say what a contact is; equal values (and equal raw text) mean nothing to write.
-_CONTENT_COLUMNS = (
+CONTENT_COLUMNS = (
     "location_id",
     "email",
     "phone",
@@ -70,7 +70,7 @@ _CONTENT_COLUMNS = (
 def content_hash(row: dict[str, Any]) -> str:
     """A stable digest of a contact row's content columns and its raw vendor record (as text)."""
     digest = hashlib.sha256(
-        orjson.dumps({k: row[k] for k in _CONTENT_COLUMNS}, option=orjson.OPT_SORT_KEYS, default=str)
+        orjson.dumps({k: row[k] for k in CONTENT_COLUMNS}, option=orjson.OPT_SORT_KEYS, default=str)
     )
     digest.update(row["raw"].encode())
     return digest.hexdigest()
