@@ -12,6 +12,7 @@ What it does, in order, printing what happened at each step:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ def run_demo(*, contacts: int = 2000, emails: int = 100) -> int:
     from .sandbox import start_sandbox
     from .sandbox.server import ServerThread
     from .webhooks.app import build_app
+
+    # The report below says what happened; Dagster's per-event debug lines are in the UI (make dev).
+    logging.getLogger("dagster").setLevel(logging.WARNING)
 
     with start_sandbox(("ghl",), contacts=contacts, seed=7) as sandbox, _environment(sandbox.env):
         settings = get_settings()
