@@ -12,7 +12,6 @@ What it does, in order, printing what happened at each step:
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Iterator
@@ -33,15 +32,15 @@ from .settings import get_settings
 from .status import collect_status, format_status
 from .store import Store, ensure_migrated, open_store
 
+# The report says what happened; Dagster's per-event lines stay in the run logs (see `make dev`).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 def run_demo(*, contacts: int = 2000, emails: int = 100) -> int:
     """Run the demo scenario and print a report; 0 when every step did what it should."""
     from .sandbox import start_sandbox
     from .sandbox.server import ServerThread
     from .webhooks.app import build_app
-
-    # The report below says what happened; Dagster's per-event debug lines are in the UI (make dev).
-    logging.getLogger("dagster").setLevel(logging.WARNING)
 
     with start_sandbox(("ghl",), contacts=contacts, seed=7) as sandbox, _environment(sandbox.env):
         settings = get_settings()
@@ -85,7 +84,7 @@ def _scenario(store: Store, ghl_url: str, emails: int) -> bool:
     incremental = _materialize_contacts(instance, resources, "incremental sync after 20 updates, 1 create, 2 deletes")
     print(f"   incremental sync used {incremental['api_calls']} API calls; the full sync used {full['api_calls']}")
 
-    reconcile = ghl_reconcile_job.execute_in_process(instance=instance, resources=resources)
+    reconcile = ghl_reconcile_job.execute_in_process(instance=instance, resources=resources, run_config=QUIET)
     deleted = reconcile.output_for_node("reconcile_contacts")
     print(f"== reconciliation: {deleted} contact(s) deleted in GHL without a webhook were soft-deleted")
     lost_row = agent.get_contact(lost, store=store)
@@ -101,7 +100,7 @@ def _scenario(store: Store, ghl_url: str, emails: int) -> bool:
         f"== agent queued {len(jobs)} emails + 1 contact update, {enqueue_ms:.2f} ms per call; "
         f"its next read sees first_name={agent.get_contact(contact_ids[2], store=store)['first_name']!r}"
     )
-    drained = send_outbox.execute_in_process(instance=instance, resources=resources)
+    drained = send_outbox.execute_in_process(instance=instance, resources=resources, run_config=QUIET)
     report = drained.output_for_node("report_outbox")
     print(f"== send_outbox: {report}")
     statuses = {agent.job_status(j, store=store)["status"] for j in jobs}
@@ -117,7 +116,7 @@ def _scenario(store: Store, ghl_url: str, emails: int) -> bool:
 def _materialize_contacts(
     instance: dg.DagsterInstance, resources: dict[str, Any], label: str, *, full: bool = False
 ) -> dict[str, Any]:
-    run_config = {"ops": {"ghl_contacts": {"config": {"full": full}}}}
+    run_config = {**QUIET, "ops": {"ghl_contacts": {"config": {"full": full}}}}
     result = dg.materialize([ghl_contacts, *CHECKS], instance=instance, resources=resources, run_config=run_config)
     meta = {k: v.value for k, v in result.asset_materializations_for_node("ghl_contacts")[0].metadata.items()}
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
