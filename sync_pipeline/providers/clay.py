@@ -59,7 +59,7 @@ class ClayEnrichment:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
-        """Built from ``CLAY_BASE_URL``, ``CLAY_API_KEY`` and the pending ``CLAY_PERSON_ROUTINE_ID``,
+        """Built from ``CLAY_BASE_URL``, ``CLAY_API_KEY``, ``CLAY_PERSON_ROUTINE_ID``,
         ``CLAY_COMPANY_ROUTINE_ID``, ``CLAY_USD_PER_CREDIT`` and ``CLAY_MAX_WAIT_SECONDS``."""
         purpose = "Clay enrichment runs a routine by id (Clay app → the routine's API settings)"
         client = VendorClient(

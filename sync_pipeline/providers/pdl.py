@@ -40,7 +40,7 @@ class PdlEnrichment:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
-        """Built from ``PDL_BASE_URL``, ``PDL_API_KEY`` and (pending) ``PDL_USD_PER_CREDIT``."""
+        """Built from ``PDL_BASE_URL``, ``PDL_API_KEY`` and ``PDL_USD_PER_CREDIT``."""
         client = VendorClient(
             profile=PDL_PROFILE,
             base_url=settings.pdl_base_url,
