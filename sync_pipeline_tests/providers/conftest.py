@@ -28,7 +28,7 @@ from sync_pipeline.sandbox.hubspot.config import HubSpotConfig
 from sync_pipeline.sandbox.hubspot.records import ID_BASE
 from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
 from sync_pipeline.sandbox.ratelimit import RateWindow
-from sync_pipeline.settings import Secret, Settings
+from sync_pipeline.settings import Settings
 from sync_pipeline.store import Store
 from sync_pipeline.transport import GHL_PROFILE, HUBSPOT_PROFILE, Window
 from sync_pipeline_tests.sandbox_fixtures import sandbox_admin
@@ -128,14 +128,7 @@ def use_fast_limits(monkeypatch: pytest.MonkeyPatch) -> None:
 def _start_ghl(store: Store, contacts: int, fast: bool) -> tuple[CrmHarness, Callable[[], None]]:
     config = GhlConfig(rate_windows=FAST_SANDBOX_WINDOWS) if fast else None
     running = start_sandbox(("ghl",), contacts=contacts, vendor_configs={"ghl": config} if config else None)
-    env = running.env
-    settings = Settings(
-        crm_provider="ghl",
-        email_provider="ghl",
-        ghl_base_url=env["GHL_BASE_URL"],
-        ghl_api_key=Secret(env["GHL_API_KEY"]),
-        ghl_location_id=env["GHL_LOCATION_ID"],
-    )
+    settings = Settings.from_env({**running.env, "CRM_PROVIDER": "ghl", "EMAIL_PROVIDER": "ghl"})
     state = running.state("ghl")
     assert isinstance(state, GhlSandbox)
     harness = CrmHarness(
@@ -153,12 +146,7 @@ def _start_ghl(store: Store, contacts: int, fast: bool) -> tuple[CrmHarness, Cal
 def _start_hubspot(store: Store, contacts: int, fast: bool) -> tuple[CrmHarness, Callable[[], None]]:
     config = HubSpotConfig(rate_windows=FAST_SANDBOX_WINDOWS, search_per_second=10_000) if fast else None
     running = start_sandbox(("hubspot",), contacts=contacts, vendor_configs={"hubspot": config} if config else None)
-    env = running.env
-    settings = Settings(
-        crm_provider="hubspot",
-        hubspot_base_url=env["HUBSPOT_BASE_URL"],
-        hubspot_token=Secret(env["HUBSPOT_TOKEN"]),
-    )
+    settings = Settings.from_env({**running.env, "CRM_PROVIDER": "hubspot"})
     state = running.state("hubspot")
     assert isinstance(state, HubSpotSandbox)
     harness = CrmHarness(
@@ -234,12 +222,7 @@ class EmailHarness:
 def ghl_email_harness(store: Store) -> Iterator[EmailHarness]:
     """GHL email on a 50-contact sandbox; deliverable emails go to seeded contacts by id."""
     with start_sandbox(("ghl",), contacts=50) as running:
-        env = running.env
-        settings = Settings(
-            ghl_base_url=env["GHL_BASE_URL"],
-            ghl_api_key=Secret(env["GHL_API_KEY"]),
-            ghl_location_id=env["GHL_LOCATION_ID"],
-        )
+        settings = Settings.from_env(running.env)
         state = running.state("ghl")
         assert isinstance(state, GhlSandbox)
         seeded = state.book.seeded
