@@ -61,6 +61,19 @@ def wire(store: Store, ghl_sandbox_factory: GhlSandboxFactory, monkeypatch: pyte
     get_settings.cache_clear()
 
 
+def compress(wired: Wired, limit: int, seconds: float = 1.0) -> None:
+    """GHL's 100-per-10-s window, compressed: the client adopts it from the response headers."""
+    wired.sandbox.admin(
+        "rate-limits",
+        {
+            "windows": [
+                {"name": "burst", "limit": limit, "seconds": seconds, "rolling": True},
+                {"name": "daily", "limit": 200_000, "seconds": 86_400.0, "rolling": False},
+            ]
+        },
+    )
+
+
 def sync_with(wired: Wired, **options: Any) -> Any:
     """One sync through a fresh provider, closed afterwards; returns (report, transport stats)."""
     from sync_pipeline.sync.contacts import sync_contacts

@@ -1,24 +1,36 @@
 """One rate limit per vendor account, shared by every process that uses the same store.
 
-Design: a GCRA reservation per (bucket, window) in the ``rate_limits`` table. Each request runs
-one short transaction: read the bucket's hold and the database clock, then one atomic
-``INSERT … ON CONFLICT DO UPDATE SET tat = GREATEST(tat, start) + interval RETURNING tat`` for all
-of the profile's windows; it then sleeps *outside* the transaction until the latest reserved slot.
-Paced windows space requests ``period * (1 + margin) / (limit - 1)`` apart, so no stretch of one
-period ever holds more than ``limit - 1`` of our requests whatever the vendor's window phase (a
-token bucket would allow ``2 * limit - 1``); that still runs at ``(limit - 1) / limit / (1 + margin)``
-of the ceiling (96 % of GHL's 100 per 10 s, 92 % of 20 per s). Unpaced
-windows (daily budgets) are token buckets spent as fast as the paced windows allow. Times are on
-the database clock, so processes on different hosts agree. A hold (``429`` + ``Retry-After``, or a
-vendor window advertised as exhausted) is one more row that every later reservation starts from.
+Design: each request runs one short transaction that reserves a send time (a *slot*) on the
+database clock, then sleeps *outside* the transaction until that slot.
+
+* **Paced windows** (the vendor's short burst windows, e.g. GHL's 100 per 10 s) keep a log of
+  reserved slots in ``rate_limit_slots``. A request may go once the window's ``(limit - 1)``-th most
+  recent slot lies a period plus an allowance behind it, so no stretch of one period ever holds
+  more than ``limit - 1`` of our requests, whatever the phase of the vendor's window (rolling or
+  fixed) and however late a request leaves, up to the allowance. Within that, requests go as
+  soon as they come: a sync that pauses to write a page, or a store that stalls, loses nothing,
+  and a run of ``n`` requests ends after ``(n - 1) // (limit - 1)`` windows instead of ``n - 1``
+  evenly spaced intervals. Steady throughput is ``(limit - 1) / (period + allowance)``: 98 % of
+  GHL's ceiling (the allowance is ``margin * period``, at least 50 ms: the send jitter a loaded
+  host and the network add). The one-request headroom means the vendor's ``remaining`` reaching
+  0 says someone else shares the window.
+* **Budget windows** (daily limits) are GCRA token buckets in ``rate_limits``, spent as fast as
+  the paced windows allow.
+* A **hold** (``429`` + ``Retry-After``, or a vendor window advertised as exhausted) is one more
+  ``rate_limits`` row that every later reservation starts from. Its row is also the bucket's lock:
+  the reservation's first statement upserts it, so reservations on one bucket are serialized on
+  Postgres (DuckDB runs one transaction at a time anyway).
+
+Times are on the database clock (``clock_timestamp()`` on Postgres, so a reservation that waited
+for the lock reads the time it got it), so processes on different hosts agree.
 
 Why not pyrate-limiter (evaluated 4.5.1): its cross-process buckets are SQLite, Redis and a
 Postgres bucket that needs psycopg 3 + psycopg_pool (we carry psycopg2); nothing runs on our
 DuckDB file, so the embedded default would need a second database. Its Postgres bucket keeps a
 row per request in a table per bucket and takes ``LOCK TABLE … NOWAIT``, rejecting under
 contention instead of queueing; and it has no notion of vendor headers or shared holds, which we
-would still write. The reservation here is three portable SQL statements on the store we already
-have, identical on both backends, with one transaction per request (a DuckDB handoff is ~12 ms).
+would still write. The reservation here is a few portable SQL statements on the store we already
+have, identical on both backends, in one transaction per request.
 """
 
 from __future__ import annotations
@@ -43,44 +55,76 @@ log = logging.getLogger(__name__)
 HOLD_WINDOW = "~hold"
 # No vendor asks for more than a day; a larger Retry-After is a vendor bug, not an instruction.
 MAX_HOLD_S = 86_400.0
-DEFAULT_MARGIN = 0.03
+DEFAULT_MARGIN = 0.01
+# However short the window, a request may leave this much after its slot without crowding the next window.
+MIN_ALLOWANCE_S = 0.05
 
-_NOW = "CAST(EXTRACT(EPOCH FROM now()) AS DOUBLE PRECISION)"
-_READ_CLOCK_AND_HOLD = (
-    f"SELECT {_NOW} AS now_s, "
-    f"(SELECT tat FROM rate_limits WHERE bucket = :bucket AND window_name = '{HOLD_WINDOW}') AS hold_s"
-)
-_EXTEND_HOLD = (
-    "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
-    f"VALUES (:bucket, '{HOLD_WINDOW}', {_NOW} + :seconds, 0) "
-    "ON CONFLICT (bucket, window_name) DO UPDATE SET tat = GREATEST(rate_limits.tat, excluded.tat)"
-)
+_CLOCK = {
+    "postgres": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
+    "duckdb": "CAST(EXTRACT(EPOCH FROM now()) AS DOUBLE PRECISION)",
+}
 
 
-@lru_cache(maxsize=8)
-def _reserve_sql(windows: int) -> str:
-    values = ", ".join(f"(:bucket, :w{i}, :start + :i{i}, :i{i})" for i in range(windows))
+@lru_cache(maxsize=4)
+def _lock_and_read_hold_sql(dialect: str) -> str:
+    """Upsert the bucket's hold row (taking its row lock) and return the hold and the clock."""
     return (
-        f"INSERT INTO rate_limits (bucket, window_name, tat, interval_s) VALUES {values} "
-        "ON CONFLICT (bucket, window_name) DO UPDATE SET "
-        "tat = GREATEST(rate_limits.tat, :start) + excluded.interval_s, interval_s = excluded.interval_s "
-        "RETURNING window_name, tat"
+        "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
+        f"VALUES (:bucket, '{HOLD_WINDOW}', 0, 0) "
+        "ON CONFLICT (bucket, window_name) DO UPDATE SET tat = rate_limits.tat "
+        f"RETURNING tat AS hold_s, {_CLOCK[dialect]} AS now_s"
     )
 
 
-@dataclass(frozen=True)
-class _Pace:
-    """GCRA parameters of one window: emission interval and burst tolerance, in seconds."""
+@lru_cache(maxsize=4)
+def _extend_hold_sql(dialect: str) -> str:
+    return (
+        "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
+        f"VALUES (:bucket, '{HOLD_WINDOW}', {_CLOCK[dialect]} + :seconds, 0) "
+        "ON CONFLICT (bucket, window_name) DO UPDATE SET tat = GREATEST(rate_limits.tat, excluded.tat)"
+    )
 
+
+_NTH_RECENT_SLOT = (
+    "SELECT slot FROM rate_limit_slots WHERE bucket = :bucket AND window_name = :window "
+    "ORDER BY slot DESC LIMIT 1 OFFSET :skip"
+)
+_LOG_SLOT = "INSERT INTO rate_limit_slots (bucket, window_name, slot) VALUES (:bucket, :window, :slot)"
+_FORGET_SLOTS = "DELETE FROM rate_limit_slots WHERE bucket = :bucket AND window_name = :window AND slot < :before"
+_SPEND_BUDGET = (
+    "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) VALUES (:bucket, :window, :start + :interval, "
+    ":interval) ON CONFLICT (bucket, window_name) DO UPDATE SET "
+    "tat = GREATEST(rate_limits.tat, :start) + excluded.interval_s, interval_s = excluded.interval_s "
+    "RETURNING tat"
+)
+
+
+@dataclass(frozen=True)
+class _Paced:
+    """A paced window as a sliding log: ``count`` requests per ``span_s`` (period plus allowance)."""
+
+    name: str
+    count: int
+    span_s: float
+
+    @classmethod
+    def of(cls, window: Window, margin: float) -> _Paced:
+        allowance = max(window.period_s * margin, MIN_ALLOWANCE_S)
+        return cls(window.name, max(window.limit - 1, 1), window.period_s + allowance)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """A budget window as a GCRA token bucket: emission interval and burst tolerance, in seconds."""
+
+    name: str
     interval_s: float
     tolerance_s: float
 
     @classmethod
-    def of(cls, window: Window, margin: float) -> _Pace:
-        if window.paced:
-            return cls(window.period_s * (1 + margin) / max(window.limit - 1, 1), 0.0)
+    def of(cls, window: Window) -> _Budget:
         interval = window.period_s / window.limit
-        return cls(interval, window.period_s - interval)
+        return cls(window.name, interval, window.period_s - interval)
 
 
 class SharedRateLimiter:
@@ -124,15 +168,14 @@ class SharedRateLimiter:
 
         Raises :class:`RateLimited` (nothing reserved) when the slot lies beyond ``deadline``.
         """
-        waited = 0.0
+        started = time.monotonic()
         while True:
             generation = self._hold_generation
-            wait = self._reserve(deadline)
+            wait = self._reserve(deadline) - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-                waited += wait
             if generation == self._hold_generation or self._local_hold_until <= time.monotonic():
-                return waited
+                return time.monotonic() - started
 
     def observe(self, response: httpx.Response) -> None:
         """Learn from the vendor's rate headers: adopt the advertised windows, hold when told to wait."""
@@ -160,30 +203,40 @@ class SharedRateLimiter:
         """Send nothing on this bucket, from any process, for ``seconds``."""
         log.info("rate limit %s: holding every process for %.2f s (%s)", self.bucket, seconds, reason)
         with self._store.transaction() as tx:
-            tx.execute(_EXTEND_HOLD, {"bucket": self.bucket, "seconds": seconds})
+            tx.execute(_extend_hold_sql(self._store.dialect), {"bucket": self.bucket, "seconds": seconds})
         with self._lock:
             self._local_hold_until = max(self._local_hold_until, time.monotonic() + seconds)
             self._hold_generation += 1
 
     def _reserve(self, deadline: float) -> float:
+        """Reserve the earliest slot every window allows; return it on this process's monotonic clock."""
         with self._lock:
-            names = list(self._windows)
-            paces = [_Pace.of(self._windows[name], self._margin) for name in names]
-        params: dict[str, object] = {"bucket": self.bucket}
-        for i, (name, pace) in enumerate(zip(names, paces, strict=True)):
-            params[f"w{i}"], params[f"i{i}"] = name, pace.interval_s
+            windows = list(self._windows.values())
+        paced = [_Paced.of(w, self._margin) for w in windows if w.paced]
+        budgets = [_Budget.of(w) for w in windows if not w.paced]
+        bucket = {"bucket": self.bucket}
         with self._store.transaction() as tx:
-            clock = tx.fetchone(_READ_CLOCK_AND_HOLD, {"bucket": self.bucket}) or {}
+            clock = tx.fetchone(_lock_and_read_hold_sql(self._store.dialect), bucket) or {}
+            local_now = time.monotonic()
             now = float(clock["now_s"])
-            start = max(now, float(clock["hold_s"] or now))
-            self._check_budget(start - now, deadline)  # raising here rolls the reservation back
-            params["start"] = start
-            reserved = {row["window_name"]: float(row["tat"]) for row in tx.fetchall(_reserve_sql(len(names)), params)}
-            slot = max(
-                [start] + [reserved[n] - p.interval_s - p.tolerance_s for n, p in zip(names, paces, strict=True)]
-            )
+            slot = max(now, float(clock["hold_s"] or 0.0))
+            for window in paced:
+                params = {**bucket, "window": window.name, "skip": window.count - 1}
+                anchor = tx.scalar(_NTH_RECENT_SLOT, params)
+                if anchor is not None:
+                    slot = max(slot, float(anchor) + window.span_s)
+            self._check_budget(slot - now, deadline)  # raising here rolls the reservation back
+            start = slot
+            for budget in budgets:
+                params = {**bucket, "window": budget.name, "start": start, "interval": budget.interval_s}
+                tat = float(tx.scalar(_SPEND_BUDGET, params))
+                slot = max(slot, tat - budget.interval_s - budget.tolerance_s)
             self._check_budget(slot - now, deadline)
-        return slot - now
+            for window in paced:
+                params = {**bucket, "window": window.name}
+                tx.execute(_FORGET_SLOTS, {**params, "before": now - window.span_s})
+                tx.execute(_LOG_SLOT, {**params, "slot": slot})
+        return local_now + (slot - now)
 
     def _check_budget(self, wait: float, deadline: float) -> None:
         if wait > deadline - time.monotonic():

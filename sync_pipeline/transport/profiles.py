@@ -20,10 +20,10 @@ BUDGET_PERIOD_S = 3_600.0
 class Window:
     """At most ``limit`` requests per ``period_s`` seconds, per vendor account.
 
-    ``paced`` windows (the vendor's short burst windows) are spread evenly with one request of
-    headroom, so no stretch of ``period_s`` ever holds more than ``limit - 1`` of our requests, and
-    the vendor's ``remaining`` reaching 0 means someone else shares the budget. Unpaced windows
-    (daily budgets) are spent as fast as the paced windows allow until they run out.
+    ``paced`` windows (the vendor's short burst windows) keep one request of headroom: no stretch
+    of ``period_s`` ever holds more than ``limit - 1`` of our requests, so the vendor's
+    ``remaining`` reaching 0 means someone else shares the budget. Unpaced windows (daily
+    budgets) are spent as fast as the paced windows allow until they run out.
     """
 
     name: str

@@ -41,6 +41,23 @@ def test_burst_makes_no_429s_and_runs_near_the_ceiling(
     assert stats.limiter_wait_s > 0 and stats.vendor_remaining["burst"] >= 0
 
 
+def test_requests_go_at_once_up_to_one_short_of_the_limit_then_wait_for_the_window(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory
+) -> None:
+    fake, _ = vendor
+    client = make_client()
+    for i in range(2 * LIMIT - 1):
+        assert get_contact(client, f"c{i}") == 200
+
+    arrivals = [a.at for a in fake.arrivals]
+    # Nothing is spaced out within the window (a caller pausing between requests loses no slot)...
+    assert arrivals[LIMIT - 2] - arrivals[0] < PERIOD_S / 2, "requests within the limit were held back"
+    # ...and one request of headroom is kept: the vendor's `remaining` never reaches 0 on our account.
+    assert arrivals[LIMIT - 1] - arrivals[0] >= PERIOD_S
+    assert fake.max_in_any_period() == LIMIT - 1
+    assert client.stats().rate_limited == 0
+
+
 def _worker(db_url: str, base_url: str, count: int, barrier: threading.Barrier, results: mp.Queue) -> None:
     """One Dagster-like process: its own store connection and client, four threads of calls."""
     try:
