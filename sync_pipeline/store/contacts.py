@@ -52,7 +52,9 @@ class UpsertCounts:
         self.pending += other.pending
 
 
-# Columns that say what a contact is; equal values (and equal raw text) mean nothing to write.
+# Columns that say what a contact is; equal values mean nothing to write. ``raw`` is not among
+# them: GHL's search hits and ``GET /contacts/{id}`` shape one unchanged contact differently, and
+# any change on the vendor's side moves ``date_updated``, which is.
 CONTENT_COLUMNS = (
     "location_id",
     "email",
@@ -68,12 +70,9 @@ CONTENT_COLUMNS = (
 
 
 def content_hash(row: dict[str, Any]) -> str:
-    """A stable digest of a contact row's content columns and its raw vendor record (as text)."""
-    digest = hashlib.sha256(
-        orjson.dumps({k: row[k] for k in CONTENT_COLUMNS}, option=orjson.OPT_SORT_KEYS, default=str)
-    )
-    digest.update(row["raw"].encode())
-    return digest.hexdigest()
+    """A stable digest of a contact row's content columns."""
+    content = orjson.dumps({k: row[k] for k in CONTENT_COLUMNS}, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(content).hexdigest()
 
 
 def raw_text(contact: Contact) -> str:
@@ -158,7 +157,7 @@ def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
         "date_added": contact.date_added,
         "date_updated": contact.date_updated,
         "synced_at": synced_at,
-        "raw": raw_text(contact),  # encoded once: hashed below and stored as is
+        "raw": raw_text(contact),
     }
     row["content_hash"] = content_hash(row)
     return row

@@ -136,3 +136,19 @@ def test_read_through_refreshes_one_stale_contact(wire) -> None:
     assert agent.get_contact(target, max_age=timedelta(milliseconds=10), **kw) is None
     with wired.store.transaction() as tx:
         assert contacts_q.get_contact(tx, "ghl", target)["deleted_at"] is not None
+
+
+def test_a_contact_read_through_is_not_rewritten_by_the_next_sync(wire) -> None:
+    from datetime import timedelta
+
+    from sync_pipeline import agent
+
+    wired = wire(contacts=300)
+    sync_with(wired, page_size=500)
+    target = sorted(local_live(wired))[0]
+    kw = {"store": wired.store, "settings": wired.settings}
+    time.sleep(0.05)
+    agent.get_contact(target, max_age=timedelta(milliseconds=10), **kw)  # GHL's GET shape, not search's
+
+    again, _ = sync_with(wired, full=True, page_size=500)
+    assert (again.counts.updated, again.counts.unchanged) == (0, 300)
