@@ -8,6 +8,7 @@ through any number. Each search is sorted explicitly because GHL's default order
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -23,11 +24,11 @@ from .base import (
     ContactChanges,
     ContactPage,
     IdPage,
+    NotFound,
     PermanentVendorError,
     TransientVendorError,
-    VendorError,
 )
-from .ghl_api import ghl_client, is_missing
+from .ghl_api import ghl_client
 from .ghl_mapping import (
     CURSOR_FIELD,
     PROVIDER,
@@ -81,10 +82,8 @@ class GhlCRM:
         """The contact, or None when GHL says it does not exist (400 "... not found" or 404)."""
         try:
             response = self._client.request("GET", CONTACT, path_params={"contactId": contact_id})
-        except VendorError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        except NotFound:
+            return None
         return contact_from_ghl(response.json()["contact"])
 
     # ---- writes -------------------------------------------------------------------------------
@@ -128,11 +127,8 @@ class GhlCRM:
 
     def delete_contact(self, contact_id: str) -> None:
         """``DELETE /contacts/{id}``; a contact that is already gone is not an error."""
-        try:
+        with contextlib.suppress(NotFound):
             self._client.request("DELETE", CONTACT, path_params={"contactId": contact_id})
-        except VendorError as exc:
-            if not is_missing(exc):
-                raise
 
     # ---- plumbing -----------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from typing import Any, Self
 from ..settings import Settings
 from ..store import Store
 from ..transport import TransportStats, VendorClient
-from .base import ContactChanges, OutboundEmail, OutcomeUnknown, SendResult, VendorError
-from .ghl_api import CONVERSATIONS_VERSION, ghl_client, is_missing
+from .base import ContactChanges, NotFound, OutboundEmail, OutcomeUnknown, SendResult
+from .ghl_api import CONVERSATIONS_VERSION, ghl_client
 from .ghl_crm import GhlCRM
 from .ghl_mapping import PROVIDER
 
@@ -143,8 +143,6 @@ class GhlEmail:
                 path_params={"id": email_ids[0]},
                 headers=_CONVERSATIONS_HEADERS,
             ).json()
-        except VendorError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        except NotFound:
+            return None
         return str(answer.get("subject") or "")

@@ -3,8 +3,9 @@
 * ``GET /v5/person/enrich?email=`` → ``{"status", "likelihood", "data": {…}}``;
 * ``GET /v5/company/enrich?website=`` → the company's fields at the top level beside ``status``
   and ``likelihood`` (PDL's company response is not wrapped in ``data``);
-* 404 is PDL's "no records were found": a real answer, returned as ``Enrichment(found=False)``
-  and charged nothing (DOC: charged per match only);
+* a 404 saying "No records were found" is a real answer, returned as ``Enrichment(found=False)``
+  and charged nothing (DOC: charged per match only); any other 404 is an unknown route (a wrong
+  ``PDL_BASE_URL``) and raises, so a misconfiguration never reads as "nobody matched";
 * cost = ``x-call-credits-spent`` (1 per match when absent) times ``PDL_USD_PER_CREDIT``.
 
 Rate limits (``x-ratelimit-*`` in PDL's ``{'minute': n}`` style), 429 retries, 401 → AuthError and

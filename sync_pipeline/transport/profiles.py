@@ -42,10 +42,21 @@ class Window:
 
 
 @dataclass(frozen=True)
+class MissingRecord:
+    """An answer that means "no such record" (raised as ``NotFound``, logged at INFO): ``status``,
+    with a vendor message matching the regex ``message`` (any message when None)."""
+
+    status: int
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class VendorProfile:
     """One vendor's transport behaviour.
 
-    ``credential_setting`` is the environment variable a 401/403 message tells the user to fix.
+    ``credential_setting`` is the environment variable a 401/403 message tells the user to fix, and
+    ``base_url_setting`` the one a 404 that is not a ``missing`` answer points to (an unknown route
+    usually means a wrong base URL, which must not read as "no such record").
     ``auth_format`` renders the credential into ``auth_header``. ``error_fields`` are dotted paths
     tried in order to find the human message in an error body (lists are joined: GHL 422 sends a
     ``message`` array). ``idempotency_header`` carries ``idempotency_key`` where the vendor has one.
@@ -54,12 +65,14 @@ class VendorProfile:
     name: str
     display_name: str
     credential_setting: str
+    base_url_setting: str
     windows: tuple[Window, ...]
     rate_headers: tuple[HeaderWindow, ...] = ()
     auth_header: str = "Authorization"
     auth_format: str = "Bearer {secret}"
     error_fields: tuple[str, ...] = ("message", "error.message", "error", "detail")
     idempotency_header: str | None = None
+    missing: tuple[MissingRecord, ...] = (MissingRecord(404),)
 
 
 # Sent by vendors that follow the common convention (Clay "when available", Clearbit, Smartlead).
@@ -71,6 +84,7 @@ GHL_PROFILE = VendorProfile(
     name="ghl",
     display_name="GoHighLevel",
     credential_setting="GHL_API_KEY",
+    base_url_setting="GHL_BASE_URL",
     # Per app per location: 100 per 10 s burst, 200,000 per day (vendor reference 1.2).
     windows=(Window("burst", 100, 10.0), Window("daily", 200_000, DAY_S, paced=False)),
     rate_headers=(
@@ -82,12 +96,16 @@ GHL_PROFILE = VendorProfile(
         ),
         HeaderWindow("daily", limit="X-RateLimit-Limit-Daily", remaining="X-RateLimit-Daily-Remaining", period_s=DAY_S),
     ),
+    # An unknown contact/conversation/message id is a 400 "<Thing> with id X not found" (reference
+    # 1.1, 3P); the v3 spec's 404 DTO says the same with a 404.
+    missing=(MissingRecord(404), MissingRecord(400, r"with id \S+ not found")),
 )
 
 INSTANTLY_PROFILE = VendorProfile(
     name="instantly",
     display_name="Instantly",
     credential_setting="INSTANTLY_API_KEY",
+    base_url_setting="INSTANTLY_BASE_URL",
     # Workspace-wide, shared by every key and by API v1 and v2: 100/s and 6,000/min (reference 2.2).
     # Instantly documents no rate headers; the generic ones are read in case they appear.
     windows=(Window("second", 100, 1.0), Window("minute", 6_000, 60.0)),
@@ -98,6 +116,7 @@ HUBSPOT_PROFILE = VendorProfile(
     name="hubspot",
     display_name="HubSpot",
     credential_setting="HUBSPOT_TOKEN",
+    base_url_setting="HUBSPOT_BASE_URL",
     # Free/Starter: 100 per 10 s rolling, 250,000 per day; Pro/Enterprise advertise 150 (reference 5.1).
     windows=(Window("burst", 100, 10.0), Window("daily", 250_000, DAY_S, paced=False)),
     rate_headers=(
@@ -126,6 +145,7 @@ PDL_PROFILE = VendorProfile(
     name="pdl",
     display_name="People Data Labs",
     credential_setting="PDL_API_KEY",
+    base_url_setting="PDL_BASE_URL",
     # Paying plans: 1,000/min per key per endpoint, fixed 60 s window (reference 4.5).
     windows=(Window("minute", 1_000, 60.0),),
     rate_headers=(
@@ -141,6 +161,8 @@ PDL_PROFILE = VendorProfile(
     auth_header="X-Api-Key",
     auth_format="{secret}",
     error_fields=("error.message", "message"),
+    # "No records were found matching your request" is an answer (not charged); any other 404 is not.
+    missing=(MissingRecord(404, r"no records were found"),),
 )
 
 # PDL's free plan allows 100/min; the headers would teach the client this too, after the first call.
@@ -150,6 +172,7 @@ CLAY_PROFILE = VendorProfile(
     name="clay",
     display_name="Clay",
     credential_setting="CLAY_API_KEY",
+    base_url_setting="CLAY_BASE_URL",
     # Clay publishes no number for its Public API. 10/s is the only figure Clay staff have quoted
     # (inbound 10 records/s per workspace, burst 20); a 429 with Retry-After or advertised
     # X-RateLimit-* headers tighten it further at run time.

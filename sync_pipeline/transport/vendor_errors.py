@@ -7,6 +7,7 @@ the error body per the profile's ``error_fields``, and passes through the redact
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -58,8 +59,15 @@ def error_for_response(
             f"{where}: {profile.display_name} {problem} ({said}). Check {profile.credential_setting}.",
             status=status,
         )
-    if status == 404:
+    if _says_missing(profile, status, said):
         return NotFound(profile.name, f"{where}: {said}", status=status)
+    if status == 404:
+        return PermanentVendorError(
+            profile.name,
+            f"{where}: {said}. This is not how {profile.display_name} says a record does not exist, so the "
+            f"route itself is unknown: check {profile.base_url_setting}.",
+            status=status,
+        )
     if status == 429:
         retry_after = retry_after_s(response.headers)
         return RateLimited(profile.name, f"{where}{tries}: {said}", retry_after=retry_after, status=status)
@@ -78,6 +86,13 @@ def error_for_transport(
     reason = f"; {call.not_retried_because}" if call.not_retried_because else ""
     return TransientVendorError(
         profile.name, f"{call.method} {call.endpoint} {kind} ({type(exc).__name__}: {detail}){reason}"
+    )
+
+
+def _says_missing(profile: VendorProfile, status: int, message: str) -> bool:
+    return any(
+        rule.status == status and (rule.message is None or re.search(rule.message, message, re.IGNORECASE))
+        for rule in profile.missing
     )
 
 

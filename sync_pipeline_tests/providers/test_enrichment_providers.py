@@ -3,9 +3,11 @@ credits charged and priced, auth and credit errors, and 429s ridden out."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from sync_pipeline.providers.base import AuthError, PermanentVendorError, TransientVendorError
+from sync_pipeline.providers.base import AuthError, NotFound, PermanentVendorError, TransientVendorError
 from sync_pipeline.providers.clay import DEFAULT_USD_PER_CREDIT as CLAY_USD
 from sync_pipeline.providers.pdl import DEFAULT_USD_PER_CREDIT as PDL_USD
 from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
@@ -87,6 +89,14 @@ def test_pdl_person_match_and_a_404_miss_charged_nothing(make_pdl, pdl_sandbox: 
     assert hit.cost_usd == pytest.approx(PDL_USD)
     assert (miss.found, miss.cost_usd) == (False, 0.0)
     assert pdl_sandbox.stats()["enrichment_credits"] == 1.0
+
+
+def test_pdl_404_from_an_unknown_route_is_a_wrong_base_url_not_a_miss(make_pdl, pdl_sandbox: OutreachSandbox) -> None:
+    misconfigured = dataclasses.replace(pdl_sandbox, url=f"{pdl_sandbox.url}/api")  # e.g. a copied path prefix
+
+    with pytest.raises(PermanentVendorError, match="check PDL_BASE_URL") as wrong:
+        make_pdl(misconfigured).enrich_person(KNOWN)
+    assert wrong.value.status == 404 and not isinstance(wrong.value, NotFound)
 
 
 def test_pdl_company_reads_the_top_level_fields(make_pdl, pdl_sandbox: OutreachSandbox) -> None:

@@ -3,6 +3,8 @@ failures arrive as the provider error classes with the vendor's message."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from sync_pipeline.providers.base import AuthError, NotFound, PermanentVendorError, TransientVendorError
@@ -141,6 +143,28 @@ def test_vendor_error_bodies_become_specific_errors(vendor: tuple[FakeVendor, st
     with pytest.raises(PermanentVendorError, match="does not allow duplicated contacts"):
         client.request("POST", "/contacts/", json={})
     assert len(fake.arrivals) == 3  # none of them retried
+
+
+def test_ghl_400_not_found_is_a_missing_record_logged_quietly(
+    vendor: tuple[FakeVendor, str], make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, _ = vendor
+    fake.script.extend(
+        [
+            Fault.answer(400, {"statusCode": 400, "message": "Contact with id abc123 not found"}),
+            Fault.answer(400, {"statusCode": 400, "message": "Bad Request"}),
+        ]
+    )
+    client = make_client()
+
+    with caplog.at_level(logging.INFO, logger="sync_pipeline.transport"):
+        with pytest.raises(NotFound, match="with id abc123 not found") as missing:
+            get_contact(client, "abc123")
+        with pytest.raises(PermanentVendorError) as bad:
+            get_contact(client, "abc124")
+    assert missing.value.status == 400 and not isinstance(bad.value, NotFound)
+    levels = {r.levelno for r in caplog.records if "answered 400" in r.getMessage()}
+    assert levels == {logging.INFO, logging.WARNING}  # the miss at INFO, the real error at WARNING
 
 
 def test_path_params_are_escaped_and_required(vendor: tuple[FakeVendor, str], make_client: ClientFactory) -> None:
