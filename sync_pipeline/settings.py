@@ -26,6 +26,11 @@ EMAIL_PROVIDERS = ("ghl", "instantly")
 ENRICHMENT_PROVIDERS = ("clay", "pdl")
 
 # GHL's published Ed25519 webhook key (SPKI, base64); see shared vendor reference, section 1.7.
+# Dollars per enrichment credit, for the cost ledger. Clay (plans-and-billing): data credits cost "a few
+# cents each", exact figure UNCONFIRMED. PDL: roughly $0.10-0.28 per matched record depending on plan
+# and volume (UNCONFIRMED); the low end is taken.
+CLAY_USD_PER_CREDIT = 0.05
+PDL_USD_PER_CREDIT = 0.10
 GHL_PUBLISHED_WEBHOOK_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
 
 
@@ -94,11 +99,11 @@ class Settings:
     clay_api_key: Secret = field(default_factory=lambda: Secret(""))
     clay_person_routine_id: str = ""
     clay_company_routine_id: str = ""
-    clay_usd_per_credit: float = 0.05
+    clay_usd_per_credit: float = CLAY_USD_PER_CREDIT
     clay_max_wait_s: float = 120.0
     pdl_base_url: str = REAL_BASE_URLS["pdl"]
     pdl_api_key: Secret = field(default_factory=lambda: Secret(""))
-    pdl_usd_per_credit: float = 0.10
+    pdl_usd_per_credit: float = PDL_USD_PER_CREDIT
     rb2b_webhook_token: Secret = field(default_factory=lambda: Secret(""))
     instantly_webhook_token: Secret = field(default_factory=lambda: Secret(""))
     webhook_max_age_s: int = 300

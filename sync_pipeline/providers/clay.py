@@ -22,15 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self
 
-from ..settings import Settings, require
+from ..settings import CLAY_USD_PER_CREDIT, Settings, require
 from ..store import Store
 from ..transport import CLAY_PROFILE, TransportStats, VendorClient
 from .base import Enrichment, EnrichmentKind, TransientVendorError
 from .enrichment_keys import domain_key, email_key
 
 MAX_ITEMS = 100
-# DOC (plans-and-billing): data credits cost "a few cents each". UNCONFIRMED exact figure.
-DEFAULT_USD_PER_CREDIT = 0.05
 INPUT_FIELD: dict[EnrichmentKind, str] = {"person": "email", "company": "domain"}
 
 
@@ -45,7 +43,7 @@ class ClayEnrichment:
         *,
         person_routine_id: str,
         company_routine_id: str,
-        usd_per_credit: float = DEFAULT_USD_PER_CREDIT,
+        usd_per_credit: float = CLAY_USD_PER_CREDIT,
         poll_interval_s: float = 0.5,
         max_wait_s: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,

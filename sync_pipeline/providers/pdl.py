@@ -19,14 +19,12 @@ from typing import Any, Self
 
 import httpx
 
-from ..settings import Settings
+from ..settings import PDL_USD_PER_CREDIT, Settings
 from ..store import Store
 from ..transport import PDL_PROFILE, TransportStats, VendorClient
 from .base import Enrichment, EnrichmentKind, NotFound
 from .enrichment_keys import domain_key, email_key
 
-# UNCONFIRMED: PDL's list price is roughly $0.10-0.28 per matched record depending on plan and volume.
-DEFAULT_USD_PER_CREDIT = 0.10
 _META = ("status", "likelihood")
 
 
@@ -35,7 +33,7 @@ class PdlEnrichment:
 
     name = "pdl"
 
-    def __init__(self, client: VendorClient, *, usd_per_credit: float = DEFAULT_USD_PER_CREDIT) -> None:
+    def __init__(self, client: VendorClient, *, usd_per_credit: float = PDL_USD_PER_CREDIT) -> None:
         self._client = client
         self._usd_per_credit = usd_per_credit
 
