@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 DAGSTER_CONFIG ?= dagster.yaml
 export DAGSTER_HOME ?= $(CURDIR)/.sync_pipeline/dagster
 
-.PHONY: demo test dev lint bench clean
+.PHONY: demo test dev dev-sandbox lint bench clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -32,6 +32,11 @@ test: $(INSTALLED)
 ## dev: the Dagster UI with every asset, job, sensor and schedule
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
+
+## dev-sandbox: the same UI with every vendor setting pointing at a local GHL sandbox (2,000 contacts),
+## so sensors and jobs run without keys; the sandbox stops with the UI
+dev-sandbox: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/sync-pipeline sandbox --contacts 2000 -- $(BIN)/dagster dev -w workspace.yaml
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check sync_pipeline sync_pipeline_tests bench

@@ -44,15 +44,17 @@ def _status(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import FaultConfig, LatencyConfig, SandboxConfig
-    from .sandbox.launcher import serve_sandbox
+    from .sandbox.launcher import run_with_sandbox, serve_sandbox
 
     config = SandboxConfig(
         latency=LatencyConfig(args.latency_min_ms, args.latency_max_ms),
         faults=FaultConfig(error_rate=args.error_rate, drop_rate=args.drop_rate, timeout_rate=args.timeout_rate),
     )
-    serve_sandbox(
-        args.vendors.split(","), urls_file=args.urls_file, contacts=args.contacts, seed=args.seed, config=config
-    )
+    options = {"urls_file": args.urls_file, "contacts": args.contacts, "seed": args.seed, "config": config}
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if command:
+        return run_with_sandbox(args.vendors.split(","), command, **options)
+    serve_sandbox(args.vendors.split(","), **options)
     return 0
 
 
@@ -150,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
     sandbox.add_argument("--timeout-rate", type=float, default=0.0, help="share of requests left hanging")
     sandbox.add_argument("--urls-file", type=Path, help="write base URLs, account ids and keys as JSON")
+    sandbox.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        help="after --: run this command with the sandbox's environment, stop the sandbox when it exits",
+    )
     sandbox.set_defaults(run=_sandbox)
 
     webhooks = commands.add_parser("webhooks", help="the webhook receiver").add_subparsers(dest="sub", required=True)

@@ -9,13 +9,18 @@ In-process::
         sandbox.state("ghl").stats.snapshot()
 
 From ``sync-pipeline sandbox``: :func:`serve_sandbox` starts the same servers, prints the base URLs,
-writes them with the credentials as JSON and blocks until interrupted.
+writes them with the credentials as JSON and blocks until interrupted. ``sync-pipeline sandbox --
+COMMAND`` (:func:`run_with_sandbox`) instead runs COMMAND with the sandbox's environment and stops
+the servers when it exits: ``make dev-sandbox`` serves the Dagster UI this way, so its sensors and
+jobs reach vendors without any setting.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -175,3 +180,35 @@ def serve_sandbox(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def run_with_sandbox(
+    vendors: Iterable[str],
+    command: list[str],
+    *,
+    urls_file: Path | None = None,
+    out: Callable[[str], None] = print,
+    **start_options: Any,
+) -> int:
+    """Start the sandboxes, run ``command`` with their environment, stop them; return its exit code.
+
+    Ctrl-C reaches the command from the terminal (same process group) and is ignored here, so the
+    command shuts down in its own way; a SIGTERM sent to this process is passed on to it.
+    """
+    with start_sandbox(vendors, **start_options) as sandbox:
+        for name, url in sandbox.urls.items():
+            out(f"{name}: {url}")
+        if urls_file is not None:
+            sandbox.write_urls_file(urls_file)
+        out(f"running {' '.join(command)} with the sandbox's environment")
+        sys.stdout.flush()
+        child = subprocess.Popen(command, env={**os.environ, **sandbox.env})
+        previous = {
+            signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate()),
+        }
+        try:
+            return child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
