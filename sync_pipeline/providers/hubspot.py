@@ -4,7 +4,10 @@ Reads: ``changed_since`` uses the search endpoint (the only one that filters on
 ``lastmodifieddate``) and works around its 10,000-result cap (:mod:`.hubspot_search`);
 ``list_ids`` uses the plain listing, 100 ids per call at the general rate, which is faster than
 search's 200 per call at its 4-per-second limit. Writes: create, ``PATCH``, archive. Tags are the
-``sync_tags`` multiple-checkbox property (see :data:`.hubspot_api.TAGS_PROPERTY`).
+``sync_tags`` multiple-checkbox property (see :data:`.hubspot_api.TAGS_PROPERTY`); HubSpot refuses
+a value that is not one of its options, so a write with a new tag first adds the option (the
+properties API replaces the whole list, so the current list is read first, and a write refused
+with ``INVALID_OPTION`` because another client replaced it meanwhile is retried once).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from ..settings import Settings
 from ..store import Store
@@ -35,10 +39,13 @@ from .hubspot_search import SearchCursor, advance, search_body
 CONTACTS = "/crm/v3/objects/contacts"
 CONTACT = "/crm/v3/objects/contacts/{contactId}"
 SEARCH = "/crm/v3/objects/contacts/search"
+PROPERTY = "/crm/v3/properties/contacts/{propertyName}"
 MAX_SEARCH_LIMIT = 200
 MAX_LIST_LIMIT = 100
 # OBS/3P: a create whose email exists answers 409 "Contact already exists. Existing ID: 6001".
 _EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+_OPTION_FIELDS = ("label", "value", "description", "displayOrder", "hidden")
+T = TypeVar("T")
 
 
 class HubSpotCRM:
@@ -57,6 +64,8 @@ class HubSpotCRM:
         self._tags_property = tags_property
         self._cap = search_result_cap
         self._properties = properties_to_read(tags_property)
+        self._tag_options: set[str] | None = None  # the property's options as last read or written
+        self._options_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
@@ -111,8 +120,11 @@ class HubSpotCRM:
         """
         properties = properties_from_changes(changes, self._tags_property)
         try:
-            response = self._clients.api.request(
-                "POST", CONTACTS, json={"properties": properties}, idempotent=changes.email is not None
+            response = self._with_tag_options(
+                changes.tags,
+                lambda: self._clients.api.request(
+                    "POST", CONTACTS, json={"properties": properties}, idempotent=changes.email is not None
+                ),
             )
         except PermanentVendorError as exc:
             match = _EXISTING_ID.search(str(exc)) if exc.status == 409 else None
@@ -123,12 +135,15 @@ class HubSpotCRM:
 
     def update_contact(self, contact_id: str, changes: ContactChanges) -> Contact:
         """``PATCH`` the given properties (tags given replace the contact's tags)."""
-        response = self._clients.api.request(
-            "PATCH",
-            CONTACT,
-            path_params={"contactId": contact_id},
-            json={"properties": properties_from_changes(changes, self._tags_property)},
-            idempotent=True,
+        response = self._with_tag_options(
+            changes.tags,
+            lambda: self._clients.api.request(
+                "PATCH",
+                CONTACT,
+                path_params={"contactId": contact_id},
+                json={"properties": properties_from_changes(changes, self._tags_property)},
+                idempotent=True,
+            ),
         )
         return self._contact(response.json())
 
@@ -164,15 +179,52 @@ class HubSpotCRM:
         contact = self.get_contact(contact_id)
         if contact is None:
             raise NotFound(PROVIDER, f"contact {contact_id} does not exist in HubSpot; cannot change its tags")
-        tags = format_tags(change(list(contact.tags)))
-        if tags != format_tags(contact.tags):
-            self._clients.api.request(
-                "PATCH",
-                CONTACT,
-                path_params={"contactId": contact_id},
-                json={"properties": {self._tags_property: tags}},
-                idempotent=True,
+        tags = change(list(contact.tags))
+        if format_tags(tags) != format_tags(contact.tags):
+            self._with_tag_options(
+                tags,
+                lambda: self._clients.api.request(
+                    "PATCH",
+                    CONTACT,
+                    path_params={"contactId": contact_id},
+                    json={"properties": {self._tags_property: format_tags(tags)}},
+                    idempotent=True,
+                ),
             )
+
+    def _with_tag_options(self, tags: Sequence[str] | None, write: Callable[[], T]) -> T:
+        """Run ``write`` once every tag is an option; again once if HubSpot still says one is not."""
+        if not tags:
+            return write()
+        self._ensure_tag_options(tags, reread=False)
+        try:
+            return write()
+        except PermanentVendorError as exc:
+            if exc.status != 400 or "INVALID_OPTION" not in str(exc):
+                raise
+            self._ensure_tag_options(tags, reread=True)  # another client replaced the options meanwhile
+            return write()
+
+    def _ensure_tag_options(self, tags: Iterable[str], *, reread: bool) -> None:
+        wanted = [t for t in dict.fromkeys(tags) if t]
+        with self._options_lock:
+            if not reread and self._tag_options is not None and self._tag_options.issuperset(wanted):
+                return
+            path = {"propertyName": self._tags_property}
+            options = self._clients.api.request("GET", PROPERTY, path_params=path).json().get("options") or []
+            known = {str(o["value"]) for o in options}
+            missing = [t for t in wanted if t not in known]
+            if missing:
+                added = [
+                    {"label": t, "value": t, "displayOrder": len(options) + i, "hidden": False}
+                    for i, t in enumerate(missing)
+                ]
+                kept = [{k: o[k] for k in _OPTION_FIELDS if k in o} for o in options]
+                answer = self._clients.api.request(
+                    "PATCH", PROPERTY, path_params=path, json={"options": kept + added}, idempotent=True
+                ).json()
+                known = {str(o["value"]) for o in answer.get("options") or []}
+            self._tag_options = known
 
 
 def _limit(page_size: int, maximum: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sync_pipeline.providers.base import ContactChanges
 from sync_pipeline.providers.hubspot import HubSpotCRM
 from sync_pipeline.providers.hubspot_api import hubspot_clients
 from sync_pipeline.providers.hubspot_search import SearchCursor, advance
@@ -105,3 +106,64 @@ def test_search_has_its_own_per_second_limit(hubspot_sandbox_factory: HubSpotSan
     body = answers[2].json()
     assert (body["policyName"], body["errorType"], body["category"]) == ("SECONDLY", "RATE_LIMIT", "RATE_LIMITS")
     assert answers[0].json()["paging"]["next"]["after"] == "1"
+
+
+# ---- tags: options of the tags property --------------------------------------------------------
+
+PROPERTY = "/crm/v3/properties/contacts/sync_tags"
+
+
+def _crm(sandbox: HubSpotSandboxHandle, store: Store) -> HubSpotCRM:
+    return HubSpotCRM(
+        hubspot_clients(Settings(hubspot_base_url=sandbox.url, hubspot_token=Secret(sandbox.token)), store)
+    )
+
+
+def _options(sandbox: HubSpotSandboxHandle) -> list[str]:
+    with sandbox.client() as http:
+        return [o["value"] for o in http.get(PROPERTY).raise_for_status().json()["options"]]
+
+
+def test_hubspot_refuses_a_tag_that_is_not_an_option_of_the_property(hubspot_sandbox: HubSpotSandboxHandle) -> None:
+    with hubspot_sandbox.client() as http:
+        refused = http.patch("/crm/v3/objects/contacts/10001", json={"properties": {"sync_tags": "lead;brand-new"}})
+        accepted = http.patch("/crm/v3/objects/contacts/10001", json={"properties": {"sync_tags": "lead;customer"}})
+    assert refused.status_code == 400 and refused.json()["category"] == "VALIDATION_ERROR"
+    assert "INVALID_OPTION" in refused.json()["message"]
+    assert "brand-new was not one of the allowed options" in refused.json()["message"]
+    assert accepted.status_code == 200
+
+
+def test_a_new_tag_is_added_to_the_options_once_keeping_the_others(
+    hubspot_sandbox: HubSpotSandboxHandle, store: Store
+) -> None:
+    before = _options(hubspot_sandbox)
+    crm = _crm(hubspot_sandbox, store)
+    try:
+        crm.add_tags("10001", ["brand-new"])
+        crm.add_tags("10002", ["brand-new"])  # known now: no second look at the property
+        assert crm.get_contact("10002") is not None and "brand-new" in crm.get_contact("10002").tags
+    finally:
+        crm.close()
+
+    assert _options(hubspot_sandbox) == [*before, "brand-new"]
+    requests = hubspot_sandbox.state.stats.snapshot()["requests"]
+    assert sum(requests[k].get("200", 0) for k in requests if k.startswith("PATCH /crm/v3/properties")) == 1
+    # one read by the provider, two by this test
+    assert sum(requests[k].get("200", 0) for k in requests if k.startswith("GET /crm/v3/properties")) == 3
+
+
+def test_options_replaced_by_another_client_are_restored_when_a_write_is_refused(
+    hubspot_sandbox: HubSpotSandboxHandle, store: Store
+) -> None:
+    crm = _crm(hubspot_sandbox, store)
+    try:
+        crm.update_contact("10001", ContactChanges(tags=("vip",)))
+        seed_only = [{"label": v, "value": v} for v in _options(hubspot_sandbox) if v != "vip"]
+        with hubspot_sandbox.client() as http:  # someone else edits the property in HubSpot
+            http.patch(PROPERTY, json={"options": seed_only}).raise_for_status()
+        updated = crm.update_contact("10002", ContactChanges(tags=("vip",)))  # refused once, then retried
+    finally:
+        crm.close()
+
+    assert updated.tags == ("vip",) and "vip" in _options(hubspot_sandbox)

@@ -46,9 +46,10 @@ class HubSpotConfig:
     max_filters_total: int = 18
 
     # HubSpot contacts have no tags; the sandbox portal has this multiple-checkbox property for them
-    # (values separated by ";"). UNCONFIRMED: real HubSpot rejects values that are not options of
-    # the property; the sandbox accepts any value.
+    # (values separated by ";"), whose options start as the seed's tags. HubSpot rejects a value that
+    # is not an option with 400 INVALID_OPTION (OBS); False accepts any value.
     tags_property: str = "sync_tags"
+    reject_unknown_options: bool = True
     # Custom properties the sandbox portal defines besides HubSpot's defaults (writing any other
     # property is a 400 PROPERTY_DOESNT_EXIST, as in HubSpot).
     custom_properties: tuple[str, ...] = ("jobtitle", "website", "city", "state", "country", "lifecyclestage")

@@ -105,6 +105,8 @@ def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
             if value is not None and not isinstance(value, str | int | float | bool):
                 raise invalid_property(name, "INVALID_OPTION", f"{name} must be a string, number or boolean")
             out[name] = None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+            if name == sandbox.config.tags_property and sandbox.config.reject_unknown_options:
+                sandbox.tag_options.check(name, out[name])
         email = out.get("email")
         if email and not _EMAIL.match(email):
             raise invalid_property("email", "INVALID_EMAIL", f"Email address {email} is invalid")

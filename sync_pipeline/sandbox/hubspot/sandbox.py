@@ -1,6 +1,6 @@
-"""The HubSpot CRM v3 sandbox: one portal's contacts, HubSpot's auth, rate limits with their
-``X-HubSpot-RateLimit-*`` headers, the search endpoint's own per-second limit and 10,000-result cap,
-and HubSpot's error bodies.
+"""The HubSpot CRM v3 sandbox: one portal's contacts and its tags property's options, HubSpot's
+auth, rate limits with their ``X-HubSpot-RateLimit-*`` headers, the search endpoint's own
+per-second limit and 10,000-result cap, and HubSpot's error bodies.
 
 Wire details follow ``vendor-apis/README.md`` section 5.1; every UNCONFIRMED point is a field of
 :class:`~sync_pipeline.sandbox.hubspot.config.HubSpotConfig`.
@@ -16,10 +16,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from sync_pipeline.sandbox.config import RATE_WINDOWS_HINT, refuse_fixed
-from sync_pipeline.sandbox.ghl.seed import SeededContacts
+from sync_pipeline.sandbox.ghl.seed import TAGS, SeededContacts
 from sync_pipeline.sandbox.ghl.timestamps import ms_from_iso
 from sync_pipeline.sandbox.hubspot.config import BURST_POLICY, DAILY_POLICY, HubSpotConfig
 from sync_pipeline.sandbox.hubspot.errors import hubspot_error
+from sync_pipeline.sandbox.hubspot.properties import TagOptions, property_routes
 from sync_pipeline.sandbox.hubspot.records import ContactStore
 from sync_pipeline.sandbox.hubspot.routes import contact_routes
 from sync_pipeline.sandbox.identifiers import digest
@@ -48,10 +49,11 @@ class HubSpotSandbox(VendorSandbox):
             span_days=self.config.seed_span_days,
         )
         self.store = ContactStore(seeded, self.clock, self.config.tags_property)
+        self.tag_options = TagOptions(TAGS)
         self.search_limiter = RateLimiter(self._search_windows(), self.clock)
 
     def routes(self) -> Sequence[BaseRoute]:
-        return contact_routes(self)
+        return [*contact_routes(self), *property_routes(self)]
 
     def rate_windows(self) -> Sequence[RateWindow]:
         return self.config.rate_windows
@@ -104,6 +106,7 @@ class HubSpotSandbox(VendorSandbox):
 
     def reset_data(self) -> None:
         self.store.reset()
+        self.tag_options.reset()
         self.search_limiter.configure(self._search_windows())
 
     def configure(self, changes: Mapping[str, Any]) -> HubSpotConfig:
