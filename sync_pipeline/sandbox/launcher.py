@@ -168,11 +168,7 @@ def serve_sandbox(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with start_sandbox(vendors, **start_options) as sandbox:
-            for name, url in sandbox.urls.items():
-                out(f"{name}: {url}")
-            if urls_file is not None:
-                sandbox.write_urls_file(urls_file)
-                out(f"wrote {urls_file}")
+            _announce(sandbox, urls_file, out)
             out("sandbox running; press Ctrl-C to stop")
             sys.stdout.flush()
             while not stopped.wait(0.5):
@@ -196,10 +192,7 @@ def run_with_sandbox(
     command shuts down in its own way; a SIGTERM sent to this process is passed on to it.
     """
     with start_sandbox(vendors, **start_options) as sandbox:
-        for name, url in sandbox.urls.items():
-            out(f"{name}: {url}")
-        if urls_file is not None:
-            sandbox.write_urls_file(urls_file)
+        _announce(sandbox, urls_file, out)
         out(f"running {' '.join(command)} with the sandbox's environment")
         sys.stdout.flush()
         child = subprocess.Popen(command, env={**os.environ, **sandbox.env})
@@ -212,3 +205,12 @@ def run_with_sandbox(
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _announce(sandbox: RunningSandbox, urls_file: Path | None, out: Callable[[str], None]) -> None:
+    """Print each vendor's base URL; write them with the credentials and env to ``urls_file``."""
+    for name, url in sandbox.urls.items():
+        out(f"{name}: {url}")
+    if urls_file is not None:
+        sandbox.write_urls_file(urls_file)
+        out(f"wrote {urls_file}")
