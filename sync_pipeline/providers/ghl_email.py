@@ -1,9 +1,10 @@
 """GoHighLevel as the email sender: ``POST /conversations/messages`` with ``type: Email`` (vendor
 reference 1.6), and reading the contact's conversation back after a lost answer.
 
-GHL has no idempotency: a resent POST is a second email. The outbox key still travels in the
-``X-Idempotency-Key`` header — GHL ignores headers it does not know, and the sandbox counts
-duplicates by it — but what prevents duplicates is :meth:`GhlEmail.lookup` before any resend.
+GHL has no idempotency: a resent POST is a second email. What prevents duplicates is
+:meth:`GhlEmail.lookup` before any resend, which finds the earlier send by the outbox key carried
+in the body as an HTML comment (:mod:`.email_keys`). The key also travels in the
+``X-Idempotency-Key`` header, which GHL ignores and the sandbox counts duplicates by.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..settings import Settings
 from ..store import Store
 from ..transport import TransportStats, VendorClient
 from .base import ContactChanges, NotFound, OutboundEmail, OutcomeUnknown, SendResult
+from .email_keys import marked_key, with_key_marker
 from .ghl_api import CONVERSATIONS_VERSION, ghl_client
 from .ghl_crm import GhlCRM
 from .ghl_mapping import PROVIDER
@@ -50,7 +52,7 @@ class GhlEmail:
             "contactId": self._contact_id(email),
             "emailTo": email.to_email,
             "subject": email.subject,
-            "html": email.html,
+            "html": with_key_marker(email.html, email.idempotency_key),
         }
         optional = {"message": email.text, "emailFrom": email.from_email, "replyMessageId": email.reply_to_ref}
         body.update({k: v for k, v in optional.items() if v is not None})
@@ -67,10 +69,11 @@ class GhlEmail:
     def lookup(self, email: OutboundEmail) -> SendResult | None:
         """Find an earlier send of ``email`` in the contact's conversation.
 
-        Matches the newest outbound email with the same subject (GHL keeps no trace of our
-        idempotency header, so subject is the best key it offers; an identical earlier email to the
-        same contact also matches). None when the conversation has no such email; raises
-        :class:`OutcomeUnknown` when an outbound email's subject cannot be read back.
+        An outbound email whose body carries ``email``'s key is that send; one carrying another key
+        is another send. A body with no key at all (UNCONFIRMED: GHL might strip HTML comments) falls
+        back to the newest outbound email with the same subject, where an identical earlier email
+        to the same contact would also match. None when the conversation has no such email; raises
+        :class:`OutcomeUnknown` when an outbound email cannot be read back.
         """
         contact_id = self._contact_id(email)
         conversations = self._client.request(
@@ -84,16 +87,18 @@ class GhlEmail:
             for message in self._messages(str(conversation["id"])):
                 if message.get("direction") != "outbound" or message.get("messageType") != "TYPE_EMAIL":
                     continue
-                subject = self._subject(message)
-                if subject is None:
+                stored = self._stored_email(message)
+                if stored is None:
                     unreadable.append(str(message.get("id")))
-                elif subject == email.subject:
+                    continue
+                key = marked_key(stored.get("body"))
+                if key == email.idempotency_key or (key is None and stored.get("subject") == email.subject):
                     return SendResult(provider_ref=str(message["id"]), raw=message)
         if unreadable:
             raise OutcomeUnknown(
                 PROVIDER,
-                f"contact {contact_id} has outbound email(s) {', '.join(unreadable)} whose subject GHL "
-                "does not return; check the conversation in GHL before resending",
+                f"contact {contact_id} has outbound email(s) {', '.join(unreadable)} that GHL does not "
+                "return; check the conversation in GHL before resending",
             )
         return None
 
@@ -131,13 +136,13 @@ class GhlEmail:
             if not page.get("nextPage") or not last_id:
                 return
 
-    def _subject(self, message: Mapping[str, Any]) -> str | None:
-        """The subject via ``GET /conversations/messages/email/{id}`` (message lists omit it)."""
+    def _stored_email(self, message: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """``GET /conversations/messages/email/{id}``: the subject and body message lists omit."""
         email_ids = ((message.get("meta") or {}).get("email") or {}).get("messageIds") or []
         if not email_ids:
             return None
         try:
-            answer = self._client.request(
+            return self._client.request(
                 "GET",
                 "/conversations/messages/email/{id}",
                 path_params={"id": email_ids[0]},
@@ -145,4 +150,3 @@ class GhlEmail:
             ).json()
         except NotFound:
             return None
-        return str(answer.get("subject") or "")

@@ -34,16 +34,12 @@ from ..settings import Settings, require
 from ..store import Store
 from ..transport import INSTANTLY_PROFILE, TransportStats, VendorClient, Window
 from .base import OutboundEmail, PermanentVendorError, SendResult
+from .email_keys import marked_key, with_key_marker
 
 KEY_VARIABLE = "sync_pipeline_key"
 LIST_EMAILS_WINDOW = Window("list_emails", 20, 60.0)
 PAGE_SIZE = 100
 PROVIDER = "instantly"
-
-
-def key_marker(key: str) -> str:
-    """The HTML comment that carries the idempotency key inside a reply's body."""
-    return f"<!-- sync-pipeline-key: {key} -->"
 
 
 class InstantlyEmail:
@@ -124,9 +120,8 @@ class InstantlyEmail:
                 return None
             if _lead_key(lead) == email.idempotency_key:
                 return SendResult(provider_ref=str(lead["id"]), raw=lead)
-        marker = key_marker(email.idempotency_key)
         for sent in self._emails_to(email.to_email):
-            if marker in ((sent.get("body") or {}).get("html") or ""):
+            if marked_key((sent.get("body") or {}).get("html")) == email.idempotency_key:
                 return SendResult(provider_ref=str(sent["id"]), raw=sent)
         return None
 
@@ -145,7 +140,7 @@ class InstantlyEmail:
             raise PermanentVendorError(
                 self.name, "INSTANTLY_EACCOUNT is not set; replies are sent from that connected sender account"
             )
-        body = {"html": f"{email.html}\n{key_marker(email.idempotency_key)}"}
+        body = {"html": with_key_marker(email.html, email.idempotency_key)}
         if email.text:
             body["text"] = email.text
         answer = self._client.request(

@@ -8,6 +8,7 @@ import pytest
 
 from sync_pipeline.providers.base import ContactChanges, OutboundEmail, OutcomeUnknown
 from sync_pipeline.providers.ghl import GhlCRM, GhlEmail
+from sync_pipeline.sandbox.ghl.config import GhlConfig
 from sync_pipeline.settings import Secret, Settings, SettingsError
 from sync_pipeline.store import Store
 from sync_pipeline_tests.sandbox_fixtures import GhlSandboxFactory, GhlSandboxHandle
@@ -74,6 +75,35 @@ def test_lookup_finds_a_send_by_email_alone_and_ignores_other_subjects(small: Gh
     assert found is not None and found.provider_ref == sent.provider_ref
     assert other is None
     assert small.state.book.find_by_email("lead@example.com") is not None
+
+
+def test_lookup_tells_identical_emails_apart_by_the_key_in_the_body(small: GhlSandboxHandle, store: Store) -> None:
+    email = GhlEmail.from_settings(settings_for(small), store)
+    try:
+        sent = email.send(OutboundEmail("k-1", "lead@example.com", "Weekly note", "<p>Hi</p>"))
+        found = email.lookup(OutboundEmail("k-1", "lead@example.com", "Weekly note", "<p>Hi</p>"))
+        # Next week's identical email, lost before GHL got it: not taken for last week's.
+        unsent = email.lookup(OutboundEmail("k-2", "lead@example.com", "Weekly note", "<p>Hi</p>"))
+    finally:
+        email.close()
+    assert found is not None and found.provider_ref == sent.provider_ref
+    assert unsent is None
+
+
+def test_lookup_falls_back_to_the_subject_when_ghl_strips_comments(
+    ghl_sandbox_factory: GhlSandboxFactory, store: Store
+) -> None:
+    sandbox = ghl_sandbox_factory(contacts=20, vendor_configs={"ghl": GhlConfig(keeps_html_comments=False)})
+    email = GhlEmail.from_settings(settings_for(sandbox), store)
+    try:
+        sent = email.send(OutboundEmail("k-1", "lead@example.com", "Weekly note", "<p>Hi</p>"))
+        same_subject = email.lookup(OutboundEmail("k-2", "lead@example.com", "Weekly note", "<p>Hi</p>"))
+        other_subject = email.lookup(OutboundEmail("k-3", "lead@example.com", "Other", "<p>Hi</p>"))
+    finally:
+        email.close()
+    # Without the key GHL cannot tell the two apart: the documented limit of the fallback.
+    assert same_subject is not None and same_subject.provider_ref == sent.provider_ref
+    assert other_subject is None
 
 
 def test_lookup_raises_outcome_unknown_when_ghl_cannot_show_a_subject(small: GhlSandboxHandle, store: Store) -> None:

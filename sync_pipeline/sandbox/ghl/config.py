@@ -66,6 +66,9 @@ class GhlConfig:
     nested_message_list: bool = True
     # Seconds after which a sent email reads back as "delivered" (answers say "pending" until then).
     email_delivery_delay_s: float = 0.0
+    # UNCONFIRMED: whether GHL keeps HTML comments in a sent email's stored body (False strips them,
+    # as an HTML sanitizer would).
+    keeps_html_comments: bool = True
     # GHL sends no idempotency header; the sandbox reads this one to count duplicate sends (the real
     # API ignores unknown headers, so clients may send it either way). Not used to deduplicate.
     idempotency_header: str = "X-Idempotency-Key"

@@ -10,6 +10,7 @@ sent, as GHL has no idempotency.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -127,6 +128,9 @@ def conversation_routes(sandbox: GhlSandbox) -> list[Route]:
     ]
 
 
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
 def _send_email(sandbox: GhlSandbox, contact: Record, body: dict[str, Any]) -> Message:
     html = body.get("html")
     if not isinstance(html, str) or not html.strip():
@@ -137,7 +141,7 @@ def _send_email(sandbox: GhlSandbox, contact: Record, body: dict[str, Any]) -> M
     return sandbox.messages.add(
         contact_id=contact["id"],
         kind="Email",
-        body=html,
+        body=html if sandbox.config.keeps_html_comments else _HTML_COMMENT.sub("", html),
         now_ms=sandbox.book.now_ms(),
         subject=str(body.get("subject") or ""),
         email_from=body.get("emailFrom") or sandbox.sender,
