@@ -91,6 +91,7 @@ class Settings:
     ghl_webhook_legacy_rsa_key: str = ""  # PEM; empty = legacy x-wh-signature not accepted
     hubspot_base_url: str = REAL_BASE_URLS["hubspot"]
     hubspot_token: Secret = field(default_factory=lambda: Secret(""))
+    hubspot_portal_id: str = ""  # the portal (hub) id: its own rate-limit bucket, and contacts' location_id
     instantly_base_url: str = REAL_BASE_URLS["instantly"]
     instantly_api_key: Secret = field(default_factory=lambda: Secret(""))
     instantly_campaign_id: str = ""  # an active campaign whose one step is {{subject}} / {{body}}
@@ -173,6 +174,7 @@ _ENV_NAMES = {
     "ghl_webhook_legacy_rsa_key": "GHL_WEBHOOK_LEGACY_RSA_KEY",
     "hubspot_base_url": "HUBSPOT_BASE_URL",
     "hubspot_token": "HUBSPOT_TOKEN",
+    "hubspot_portal_id": "HUBSPOT_PORTAL_ID",
     "instantly_base_url": "INSTANTLY_BASE_URL",
     "instantly_api_key": "INSTANTLY_API_KEY",
     "instantly_campaign_id": "INSTANTLY_CAMPAIGN_ID",

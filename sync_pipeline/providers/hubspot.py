@@ -59,8 +59,10 @@ class HubSpotCRM:
         *,
         tags_property: str = TAGS_PROPERTY,
         search_result_cap: int = SEARCH_RESULT_CAP,
+        portal_id: str | None = None,
     ) -> None:
         self._clients = clients
+        self._portal_id = portal_id
         self._tags_property = tags_property
         self._cap = search_result_cap
         self._properties = properties_to_read(tags_property)
@@ -69,8 +71,8 @@ class HubSpotCRM:
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
-        """Built from ``HUBSPOT_BASE_URL`` and ``HUBSPOT_TOKEN``."""
-        return cls(hubspot_clients(settings, store))
+        """Built from ``HUBSPOT_BASE_URL``, ``HUBSPOT_TOKEN`` and ``HUBSPOT_PORTAL_ID``."""
+        return cls(hubspot_clients(settings, store), portal_id=settings.hubspot_portal_id or None)
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -173,7 +175,7 @@ class HubSpotCRM:
         self._clients.search.close()
 
     def _contact(self, obj: dict[str, Any]) -> Contact:
-        return contact_from_hubspot(obj, self._tags_property)
+        return contact_from_hubspot(obj, self._tags_property, self._portal_id)
 
     def _retag(self, contact_id: str, change: Callable[[list[str]], list[str]]) -> None:
         contact = self.get_contact(contact_id)

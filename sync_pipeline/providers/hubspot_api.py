@@ -30,7 +30,8 @@ class HubSpotClients:
 
 
 def hubspot_clients(settings: Settings, store: Store) -> HubSpotClients:
-    """Clients for ``HUBSPOT_BASE_URL`` with ``HUBSPOT_TOKEN`` (a private-app or OAuth token)."""
+    """Clients for ``HUBSPOT_BASE_URL`` with ``HUBSPOT_TOKEN`` (a private-app or OAuth token), in
+    ``HUBSPOT_PORTAL_ID``'s rate-limit buckets."""
 
     def client(account: str | None, windows: tuple[Window, ...] | None) -> VendorClient:
         return VendorClient(
@@ -42,4 +43,8 @@ def hubspot_clients(settings: Settings, store: Store) -> HubSpotClients:
             windows=windows,
         )
 
-    return HubSpotClients(api=client(None, None), search=client("search", SEARCH_WINDOWS))
+    # HubSpot's limits are per portal: with HUBSPOT_PORTAL_ID set, two portals on one store keep
+    # separate buckets (without it, every HubSpot client of the store shares one).
+    portal = settings.hubspot_portal_id or None
+    search_account = f"{portal}:search" if portal else "search"
+    return HubSpotClients(api=client(portal, None), search=client(search_account, SEARCH_WINDOWS))

@@ -26,14 +26,18 @@ def properties_to_read(tags_property: str) -> list[str]:
     return [*FIELDS.values(), tags_property, *sorted(SYSTEM_PROPERTIES)]
 
 
-def contact_from_hubspot(obj: Mapping[str, Any], tags_property: str) -> Contact:
-    """Map a HubSpot contact object to a :class:`Contact`; other set properties become custom fields."""
+def contact_from_hubspot(obj: Mapping[str, Any], tags_property: str, portal_id: str | None = None) -> Contact:
+    """Map a HubSpot contact object to a :class:`Contact`; other set properties become custom fields.
+
+    ``portal_id`` becomes ``location_id``: the account the contact lives in, as GHL's location does.
+    """
     props = obj.get("properties") or {}
     email = props.get("email")
     known = {*FIELDS.values(), tags_property, *SYSTEM_PROPERTIES}
     return Contact(
         id=str(obj["id"]),
         provider=PROVIDER,
+        location_id=portal_id,
         email=email.strip().lower() if email else None,
         phone=props.get("phone") or None,
         first_name=props.get("firstname") or None,

@@ -167,3 +167,18 @@ def test_options_replaced_by_another_client_are_restored_when_a_write_is_refused
         crm.close()
 
     assert updated.tags == ("vip",) and "vip" in _options(hubspot_sandbox)
+
+
+def test_the_portal_id_keys_the_rate_buckets_and_fills_location_id(
+    hubspot_sandbox: HubSpotSandboxHandle, store: Store
+) -> None:
+    portal = hubspot_sandbox.state.portal_id
+    settings = Settings.from_env({**hubspot_sandbox.running.env, "SYNC_PIPELINE_DB": store.url})
+    crm = HubSpotCRM.from_settings(settings, store)
+    try:
+        contact = crm.get_contact("10001")
+        buckets = {crm._clients.api.limiter.bucket, crm._clients.search.limiter.bucket}
+    finally:
+        crm.close()
+    assert contact is not None and contact.location_id == portal
+    assert buckets == {f"hubspot:{portal}", f"hubspot:{portal}:search"}

@@ -102,7 +102,7 @@ class HubSpotSandbox(VendorSandbox):
         return {"token": self.config.token, "portal_id": self.portal_id, "tags_property": self.config.tags_property}
 
     def environment(self, base_url: str) -> dict[str, str]:
-        return {"HUBSPOT_BASE_URL": base_url, "HUBSPOT_TOKEN": self.config.token}
+        return {"HUBSPOT_BASE_URL": base_url, "HUBSPOT_TOKEN": self.config.token, "HUBSPOT_PORTAL_ID": self.portal_id}
 
     def reset_data(self) -> None:
         self.store.reset()
