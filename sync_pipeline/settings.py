@@ -8,6 +8,7 @@ value fails at start-up with a message saying which variable to set.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -30,6 +31,8 @@ ENRICHMENT_PROVIDERS = ("clay", "pdl")
 # cents each", exact figure UNCONFIRMED. PDL: roughly $0.10-0.28 per matched record depending on plan
 # and volume (UNCONFIRMED); the low end is taken.
 CLAY_USD_PER_CREDIT = 0.05
+DUCKDB_MEMORY_LIMIT = "512MB"
+_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
 PDL_USD_PER_CREDIT = 0.10
 GHL_PUBLISHED_WEBHOOK_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
 
@@ -79,6 +82,9 @@ class Settings:
     db_url: str = field(default_factory=default_db_url)
     test_pg_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     db_lock_timeout_s: float = 30.0
+    # DuckDB caches the file's pages up to this (its own default is 80 % of RAM, in every process
+    # that opens the file); beyond it, large sorts and joins spill to disk.
+    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT
 
     crm_provider: str = "ghl"
     email_provider: str = "ghl"
@@ -134,6 +140,11 @@ class Settings:
             raise SettingsError(
                 f"SYNC_PIPELINE_DB must start with duckdb:/// or postgresql://; got {scrub_url(self.db_url)!r}"
             )
+        if not _MEMORY_SIZE.match(self.duckdb_memory_limit):
+            raise SettingsError(
+                "SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT must be a size such as 512MB or 2GB; "
+                f"got {self.duckdb_memory_limit!r}"
+            )
         for name, allowed in (
             ("crm_provider", CRM_PROVIDERS),
             ("email_provider", EMAIL_PROVIDERS),
@@ -164,6 +175,7 @@ _ENV_NAMES = {
     "db_url": "SYNC_PIPELINE_DB",
     "test_pg_url": "SYNC_PIPELINE_TEST_PG",
     "db_lock_timeout_s": "SYNC_PIPELINE_DB_LOCK_TIMEOUT",
+    "duckdb_memory_limit": "SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT",
     "crm_provider": "CRM_PROVIDER",
     "email_provider": "EMAIL_PROVIDER",
     "enrichment_provider": "ENRICHMENT_PROVIDER",

@@ -25,6 +25,7 @@ def test_provider_swap_is_configuration() -> None:
         ({"CONTACTS_FRESHNESS_MINUTES": "0"}, "CONTACTS_FRESHNESS_MINUTES must be a positive number"),
         ({"SYNC_PIPELINE_DB": "mysql://x"}, "SYNC_PIPELINE_DB must start with"),
         ({"GHL_BASE_URL": "services.leadconnectorhq.com"}, "GHL_BASE_URL must be an http"),
+        ({"SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT": "lots"}, "SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT must be a size"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(env: dict[str, str], names: str) -> None:

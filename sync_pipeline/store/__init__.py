@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from ..settings import Settings, get_settings
+from ..settings import DUCKDB_MEMORY_LIMIT, Settings, get_settings
 from .base import Row, Store, Transaction
 from .errors import MigrationError, StoreBusy, StoreConfigError, StoreError
 from .migrations import ensure_migrated, migrate
@@ -32,7 +32,7 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def connect(url: str, *, lock_timeout_s: float = 30.0) -> Store:
+def connect(url: str, *, lock_timeout_s: float = 30.0, duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT) -> Store:
     """A new store for ``url`` (``duckdb:///path`` or ``postgresql://…``)."""
     if url.startswith("duckdb://"):
         from .duckdb_backend import DuckDBStore
@@ -43,22 +43,24 @@ def connect(url: str, *, lock_timeout_s: float = 30.0) -> Store:
                 "SYNC_PIPELINE_DB=duckdb:///… needs a file path (an in-memory database cannot be shared "
                 "between the Dagster processes)"
             )
-        return DuckDBStore(path, lock_timeout_s=lock_timeout_s)
+        return DuckDBStore(path, lock_timeout_s=lock_timeout_s, memory_limit=duckdb_memory_limit)
     from .postgres_backend import PostgresStore
 
     return PostgresStore(url)
 
 
-def shared_store(url: str, *, lock_timeout_s: float = 30.0) -> Store:
+def shared_store(url: str, *, lock_timeout_s: float = 30.0, duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT) -> Store:
     """The process-wide store for ``url``: one per URL, so one DuckDB lock and one Postgres pool."""
     with _stores_lock:
         store = _stores.get(url)
         if store is None:
-            store = _stores[url] = connect(url, lock_timeout_s=lock_timeout_s)
+            store = _stores[url] = connect(url, lock_timeout_s=lock_timeout_s, duckdb_memory_limit=duckdb_memory_limit)
         return store
 
 
 def open_store(settings: Settings | None = None) -> Store:
     """The process-wide store for the configured ``SYNC_PIPELINE_DB``."""
     settings = settings or get_settings()
-    return shared_store(settings.db_url, lock_timeout_s=settings.db_lock_timeout_s)
+    return shared_store(
+        settings.db_url, lock_timeout_s=settings.db_lock_timeout_s, duckdb_memory_limit=settings.duckdb_memory_limit
+    )

@@ -35,6 +35,7 @@ import duckdb
 import orjson
 import pandas as pd
 
+from ..settings import DUCKDB_MEMORY_LIMIT
 from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders, split_insert_values
 from .errors import StoreBusy, StoreConfigError, StoreError
 
@@ -52,12 +53,20 @@ class DuckDBStore(Store):
 
     dialect = "duckdb"
 
-    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0, idle_release_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lock_timeout_s: float = 30.0,
+        idle_release_s: float = 2.0,
+        memory_limit: str = DUCKDB_MEMORY_LIMIT,
+    ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.url = f"duckdb:///{self.path.as_posix()}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_timeout_s = lock_timeout_s
         self._idle_release_s = idle_release_s
+        self._memory_limit = memory_limit
         self._mutex = threading.Lock()
         self._local = threading.local()
         self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -125,7 +134,7 @@ class DuckDBStore(Store):
         backoff = _FIRST_BACKOFF_S
         while True:
             try:
-                conn = duckdb.connect(str(self.path))
+                conn = duckdb.connect(str(self.path), config={"memory_limit": self._memory_limit})
                 conn.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC, as on Postgres
                 return conn
             except duckdb.IOException as exc:

@@ -67,3 +67,16 @@ def test_nested_duckdb_transactions_are_refused(tmp_path: Path) -> None:
 def test_open_store_returns_one_store_per_url(tmp_path: Path) -> None:
     settings = Settings.from_env({"SYNC_PIPELINE_DB": f"duckdb:///{tmp_path / 'one.duckdb'}"})
     assert open_store(settings) is open_store(settings)
+
+
+def test_the_duckdb_cache_is_capped_by_the_memory_setting(tmp_path: Path) -> None:
+    """DuckDB would cache up to 80 % of RAM in every process holding the file; the store caps it."""
+    url = f"duckdb:///{tmp_path / 'capped.duckdb'}"
+    default = open_store(Settings.from_env({"SYNC_PIPELINE_DB": url}))
+    with default.transaction() as tx:
+        assert tx.scalar("SELECT current_setting('memory_limit')") == "488.2 MiB"  # 512MB
+    default.close()
+    small = connect(url, duckdb_memory_limit="64MB")
+    with small.transaction() as tx:
+        assert tx.scalar("SELECT current_setting('memory_limit')") == "61.0 MiB"
+    small.close()
