@@ -1,7 +1,7 @@
 """A full sync is bound by the vendor's rate limit, not by our work, and its memory by one page.
 
 The 100,000-contact figure at GHL's real limit is ``bench/bench_contacts_sync.py`` (20 s of
-requests); here the same shape runs at a fifth of the size in a window compressed to 4 s.
+requests); here the same shape runs at a fifth of the size in a window compressed to 5 s.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ PAGE = 100
 
 def test_a_full_sync_takes_within_5_percent_of_what_the_rate_limit_allows(wire) -> None:
     wired: Wired = wire(contacts=20_000)
-    compress(wired, 100, seconds=4.0)  # GHL's 100 requests per window, in 4 s instead of 10
+    compress(wired, 100, seconds=5.0)  # GHL's 100 requests per window, in 5 s instead of 10
     started = time.monotonic()
     report, api = sync_with(wired, page_size=PAGE)
     elapsed = time.monotonic() - started
 
     assert report.counts.inserted == 20_000 and api.calls == 20_000 // PAGE + 1
-    floor_s = api.calls / (100 / 4.0)
+    floor_s = api.calls / (100 / 5.0)
     assert elapsed <= 1.05 * floor_s, f"{elapsed:.2f} s for {api.calls} requests; the limit allows {floor_s:.2f} s"
     stats = wired.sandbox.admin("stats")
     assert api.rate_limited == 0 and stats["rate_limited"] == 0
