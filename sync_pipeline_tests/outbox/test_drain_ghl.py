@@ -40,8 +40,8 @@ def _statuses(wired: Wired) -> dict[str, int]:
 
 
 def test_drain_stays_under_the_limit_at_over_90_percent_of_it(ready: Wired) -> None:
-    # GHL's spacing (a request every ~100 ms) in a 4-s window instead of 10 s: compressing the
-    # spacing too would make thread-wake-up jitter, not the limiter, decide the result
+    # A 4-s window instead of GHL's 10 s: long enough that the limiter's 50-ms allowance and thread
+    # wake-up jitter stay small beside it, so the limiter, not the machine, decides the result
     compress(ready, 40, seconds=4.0)
     jobs = _queue_emails(ready, 81)
     with configured_worker(ready.store, ready.settings, **FAST) as worker:
