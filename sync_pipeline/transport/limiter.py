@@ -65,24 +65,23 @@ _CLOCK = {
 }
 
 
+def _upsert_hold(value: str, on_conflict: str) -> str:
+    return (
+        "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
+        f"VALUES (:bucket, '{HOLD_WINDOW}', {value}, 0) "
+        f"ON CONFLICT (bucket, window_name) DO UPDATE SET tat = {on_conflict}"
+    )
+
+
 @lru_cache(maxsize=4)
 def _lock_and_read_hold_sql(dialect: str) -> str:
     """Upsert the bucket's hold row (taking its row lock) and return the hold and the clock."""
-    return (
-        "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
-        f"VALUES (:bucket, '{HOLD_WINDOW}', 0, 0) "
-        "ON CONFLICT (bucket, window_name) DO UPDATE SET tat = rate_limits.tat "
-        f"RETURNING tat AS hold_s, {_CLOCK[dialect]} AS now_s"
-    )
+    return _upsert_hold("0", "rate_limits.tat") + f" RETURNING tat AS hold_s, {_CLOCK[dialect]} AS now_s"
 
 
 @lru_cache(maxsize=4)
 def _extend_hold_sql(dialect: str) -> str:
-    return (
-        "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
-        f"VALUES (:bucket, '{HOLD_WINDOW}', {_CLOCK[dialect]} + :seconds, 0) "
-        "ON CONFLICT (bucket, window_name) DO UPDATE SET tat = GREATEST(rate_limits.tat, excluded.tat)"
-    )
+    return _upsert_hold(f"{_CLOCK[dialect]} + :seconds", "GREATEST(rate_limits.tat, excluded.tat)")
 
 
 _NTH_RECENT_SLOT = (

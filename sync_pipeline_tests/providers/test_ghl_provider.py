@@ -64,46 +64,45 @@ def test_list_ids_keeps_every_contact_when_one_is_edited_mid_scan(small: GhlSand
     assert len(ids) == len(set(ids)) == 250
 
 
-def test_lookup_finds_a_send_by_email_alone_and_ignores_other_subjects(small: GhlSandboxHandle, store: Store) -> None:
-    email = GhlEmail.from_settings(settings_for(small), store)
+def _send_then_look_up(
+    sandbox: GhlSandboxHandle, store: Store, sent: tuple[str, str], *asked: tuple[str, str]
+) -> tuple[str, list[str | None]]:
+    """Send one email to lead@example.com as (key, subject), then look up each (key, subject).
+
+    Returns the sent message's id and, per lookup, the id found (None: no earlier send)."""
+
+    def note(key: str, subject: str) -> OutboundEmail:
+        return OutboundEmail(key, "lead@example.com", subject, "<p>Hi</p>")
+
+    email = GhlEmail.from_settings(settings_for(sandbox), store)
     try:
-        sent = email.send(OutboundEmail("k-1", "lead@example.com", "First", "<p>1</p>"))  # contact created
-        found = email.lookup(OutboundEmail("k-1", "lead@example.com", "First", "<p>1</p>"))
-        other = email.lookup(OutboundEmail("k-2", "lead@example.com", "Second", "<p>2</p>"))
+        ref = email.send(note(*sent)).provider_ref  # no contact_id: the contact is created by email
+        found = [email.lookup(note(*question)) for question in asked]
     finally:
         email.close()
-    assert found is not None and found.provider_ref == sent.provider_ref
-    assert other is None
+    return ref, [f.provider_ref if f is not None else None for f in found]
+
+
+def test_lookup_finds_a_send_by_email_alone_and_ignores_other_subjects(small: GhlSandboxHandle, store: Store) -> None:
+    ref, found = _send_then_look_up(small, store, ("k-1", "First"), ("k-1", "First"), ("k-2", "Second"))
+    assert found == [ref, None]
     assert small.state.book.find_by_email("lead@example.com") is not None
 
 
 def test_lookup_tells_identical_emails_apart_by_the_key_in_the_body(small: GhlSandboxHandle, store: Store) -> None:
-    email = GhlEmail.from_settings(settings_for(small), store)
-    try:
-        sent = email.send(OutboundEmail("k-1", "lead@example.com", "Weekly note", "<p>Hi</p>"))
-        found = email.lookup(OutboundEmail("k-1", "lead@example.com", "Weekly note", "<p>Hi</p>"))
-        # Next week's identical email, lost before GHL got it: not taken for last week's.
-        unsent = email.lookup(OutboundEmail("k-2", "lead@example.com", "Weekly note", "<p>Hi</p>"))
-    finally:
-        email.close()
-    assert found is not None and found.provider_ref == sent.provider_ref
-    assert unsent is None
+    weekly = "Weekly note"
+    # k-2 is next week's identical email, lost before GHL got it: not taken for last week's.
+    ref, found = _send_then_look_up(small, store, ("k-1", weekly), ("k-1", weekly), ("k-2", weekly))
+    assert found == [ref, None]
 
 
 def test_lookup_falls_back_to_the_subject_when_ghl_strips_comments(
     ghl_sandbox_factory: GhlSandboxFactory, store: Store
 ) -> None:
     sandbox = ghl_sandbox_factory(contacts=20, vendor_configs={"ghl": GhlConfig(keeps_html_comments=False)})
-    email = GhlEmail.from_settings(settings_for(sandbox), store)
-    try:
-        sent = email.send(OutboundEmail("k-1", "lead@example.com", "Weekly note", "<p>Hi</p>"))
-        same_subject = email.lookup(OutboundEmail("k-2", "lead@example.com", "Weekly note", "<p>Hi</p>"))
-        other_subject = email.lookup(OutboundEmail("k-3", "lead@example.com", "Other", "<p>Hi</p>"))
-    finally:
-        email.close()
+    ref, found = _send_then_look_up(sandbox, store, ("k-1", "Weekly note"), ("k-2", "Weekly note"), ("k-3", "Other"))
     # Without the key GHL cannot tell the two apart: the documented limit of the fallback.
-    assert same_subject is not None and same_subject.provider_ref == sent.provider_ref
-    assert other_subject is None
+    assert found == [ref, None]
 
 
 def test_lookup_raises_outcome_unknown_when_ghl_cannot_show_a_subject(small: GhlSandboxHandle, store: Store) -> None:
