@@ -97,8 +97,9 @@ GHL_PROFILE = VendorProfile(
         HeaderWindow("daily", limit="X-RateLimit-Limit-Daily", remaining="X-RateLimit-Daily-Remaining", period_s=DAY_S),
     ),
     # An unknown contact/conversation/message id is a 400 "<Thing> with id X not found" (reference
-    # 1.1, 3P); the v3 spec's 404 DTO says the same with a 404.
-    missing=(MissingRecord(404), MissingRecord(400, r"with id \S+ not found")),
+    # 1.1, 3P); the v3 spec's 404 DTO says the same with a 404. An unknown route is NestJS's 404
+    # "Cannot GET /path" (GHL's error envelope is NestJS's), which is not a missing record.
+    missing=(MissingRecord(404, r"^(?!Cannot [A-Z]+ /)"), MissingRecord(400, r"with id \S+ not found")),
 )
 
 INSTANTLY_PROFILE = VendorProfile(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from sync_pipeline.providers.base import ContactChanges, OutboundEmail, OutcomeUnknown
+from sync_pipeline.providers.base import ContactChanges, NotFound, OutboundEmail, OutcomeUnknown, PermanentVendorError
 from sync_pipeline.providers.ghl import GhlCRM, GhlEmail
 from sync_pipeline.sandbox.ghl.config import GhlConfig
 from sync_pipeline.settings import Secret, Settings, SettingsError
@@ -121,3 +122,14 @@ def test_lookup_raises_outcome_unknown_when_ghl_cannot_show_a_subject(small: Ghl
 def test_missing_location_setting_is_named(store: Store) -> None:
     with pytest.raises(SettingsError, match="GHL_LOCATION_ID"):
         GhlCRM.from_settings(Settings(ghl_api_key=Secret("k")), store)
+
+
+def test_a_wrong_base_url_is_named_not_taken_for_a_missing_contact(small: GhlSandboxHandle, store: Store) -> None:
+    misconfigured = dataclasses.replace(settings_for(small), ghl_base_url=f"{small.url}/v2")  # a copied path
+    crm = GhlCRM.from_settings(misconfigured, store)
+    try:
+        with pytest.raises(PermanentVendorError, match="check GHL_BASE_URL") as wrong:
+            crm.get_contact(small.state.book.seeded.id_of(1))
+    finally:
+        crm.close()
+    assert wrong.value.status == 404 and not isinstance(wrong.value, NotFound)
