@@ -75,7 +75,14 @@ def _upsert_hold(value: str, on_conflict: str) -> str:
 
 @lru_cache(maxsize=4)
 def _lock_and_read_hold_sql(dialect: str) -> str:
-    """Upsert the bucket's hold row (taking its row lock) and return the hold and the clock."""
+    """The bucket's hold and the clock. On Postgres the hold row is upserted to take its row lock,
+    which serializes reservations on the bucket; DuckDB runs one transaction at a time anyway,
+    and a plain read costs it a third of an upsert."""
+    if dialect == "duckdb":
+        return (
+            f"SELECT {_CLOCK[dialect]} AS now_s, (SELECT tat FROM rate_limits "
+            f"WHERE bucket = :bucket AND window_name = '{HOLD_WINDOW}') AS hold_s"
+        )
     return _upsert_hold("0", "rate_limits.tat") + f" RETURNING tat AS hold_s, {_CLOCK[dialect]} AS now_s"
 
 
@@ -88,14 +95,26 @@ _NTH_RECENT_SLOT = (
     "SELECT slot FROM rate_limit_slots WHERE bucket = :bucket AND window_name = :window "
     "ORDER BY slot DESC LIMIT 1 OFFSET :skip"
 )
-_LOG_SLOT = "INSERT INTO rate_limit_slots (bucket, window_name, slot) VALUES (:bucket, :window, :slot)"
 _FORGET_SLOTS = "DELETE FROM rate_limit_slots WHERE bucket = :bucket AND window_name = :window AND slot < :before"
+# Old slots only make the log longer, never a reservation wrong: forget them on a process's first
+# reservation and every this many after it, not on each one (a DELETE costs DuckDB ~0.7 ms).
+FORGET_EVERY = 32
+# A plain UPDATE (the reservation holds the bucket) costs DuckDB half an upsert; the first spend
+# of a window inserts its row.
 _SPEND_BUDGET = (
-    "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) VALUES (:bucket, :window, :start + :interval, "
-    ":interval) ON CONFLICT (bucket, window_name) DO UPDATE SET "
-    "tat = GREATEST(rate_limits.tat, :start) + excluded.interval_s, interval_s = excluded.interval_s "
-    "RETURNING tat"
+    "UPDATE rate_limits SET tat = GREATEST(tat, :start) + :interval, interval_s = :interval "
+    "WHERE bucket = :bucket AND window_name = :window RETURNING tat"
 )
+_FIRST_SPEND = (
+    "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) VALUES (:bucket, :window, :start + :interval, "
+    ":interval) RETURNING tat"
+)
+
+
+@lru_cache(maxsize=8)
+def _log_slots_sql(windows: int) -> str:
+    values = ", ".join(f"(:bucket, :w{i}, :slot)" for i in range(windows))
+    return f"INSERT INTO rate_limit_slots (bucket, window_name, slot) VALUES {values}"
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,7 @@ class SharedRateLimiter:
         # Holds this process set, so requests already sleeping towards a slot re-reserve after it.
         self._hold_generation = 0
         self._local_hold_until = 0.0
+        self._reservations = 0
 
     def windows(self) -> dict[str, str]:
         """The limits in force, e.g. ``{"burst": "100/10s"}``."""
@@ -228,13 +248,18 @@ class SharedRateLimiter:
             start = slot
             for budget in budgets:
                 params = {**bucket, "window": budget.name, "start": start, "interval": budget.interval_s}
-                tat = float(tx.scalar(_SPEND_BUDGET, params))
+                tat = tx.scalar(_SPEND_BUDGET, params)
+                tat = float(tat if tat is not None else tx.scalar(_FIRST_SPEND, params))
                 slot = max(slot, tat - budget.interval_s - budget.tolerance_s)
             self._check_budget(slot - now, deadline)
-            for window in paced:
-                params = {**bucket, "window": window.name}
-                tx.execute(_FORGET_SLOTS, {**params, "before": now - window.span_s})
-                tx.execute(_LOG_SLOT, {**params, "slot": slot})
+            if paced:
+                if self._reservations % FORGET_EVERY == 0:
+                    for window in paced:
+                        tx.execute(_FORGET_SLOTS, {**bucket, "window": window.name, "before": now - window.span_s})
+                names = {f"w{i}": window.name for i, window in enumerate(paced)}
+                tx.execute(_log_slots_sql(len(paced)), {**bucket, **names, "slot": slot})
+        with self._lock:
+            self._reservations += 1
         return local_now + (slot - now)
 
     def _check_budget(self, wait: float, deadline: float) -> None:

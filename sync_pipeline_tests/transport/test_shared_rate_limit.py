@@ -13,6 +13,8 @@ import pytest
 from sync_pipeline.providers.base import RateLimited
 from sync_pipeline.store import Store, connect
 from sync_pipeline.transport import RetryPolicy, Window
+from sync_pipeline.transport.limiter import SharedRateLimiter
+from sync_pipeline.transport.stats import TransportCounters
 
 from .conftest import ClientFactory
 from .fake_vendor import FakeVendor, Fault
@@ -165,3 +167,16 @@ def test_a_window_the_vendor_says_is_spent_holds_until_it_can_have_passed(
     assert metadata["api_calls"] == 2 and metadata["api_rate_limited"] == 0
     assert metadata["api_remaining_burst"] >= 0 and metadata["api_window_burst"] == "20/1s"
     assert metadata["api_limiter_wait_s"] >= 0.9
+
+
+def test_the_slot_log_forgets_what_has_left_every_window(store: Store) -> None:
+    window = Window("burst", 1_000, 0.05)  # never makes a request wait: only the log's length is tested
+    limiter = SharedRateLimiter(
+        store, provider="ghl", account="log", windows=(window,), rate_headers=(), counters=TransportCounters()
+    )
+    for _ in range(400):
+        limiter.acquire(time.monotonic() + 5)
+
+    with store.transaction() as tx:
+        kept = tx.scalar("SELECT count(*) FROM rate_limit_slots WHERE bucket = 'ghl:log'")
+    assert kept < 200, f"{kept} of 400 slots kept; the log should hold about one window's worth"
