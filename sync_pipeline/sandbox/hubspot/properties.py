@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sync_pipeline.sandbox.hubspot.errors import HubSpotRequestError, invalid_property
-from sync_pipeline.sandbox.routing import Handler, answering
+from sync_pipeline.sandbox.hubspot.routes import hubspot_route, read_json
+from sync_pipeline.sandbox.hubspot.search import validation_error
 
 if TYPE_CHECKING:
     from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
@@ -33,7 +34,8 @@ class TagOptions:
     def __init__(self, initial: Iterable[str]) -> None:
         self._initial = tuple(initial)
         self._lock = threading.Lock()
-        self._options = [_option(value, order) for order, value in enumerate(self._initial)]
+        self._options: list[dict[str, Any]] = []
+        self.reset()
 
     def values(self) -> list[str]:
         with self._lock:
@@ -48,7 +50,7 @@ class TagOptions:
         parsed = []
         for order, option in enumerate(options):
             if not isinstance(option, dict) or not option.get("value") or not option.get("label"):
-                raise HubSpotRequestError(400, "every option needs a label and a value", "VALIDATION_ERROR")
+                raise validation_error("every option needs a label and a value")
             parsed.append({**_option(str(option["value"]), order), **_known_fields(option)})
         with self._lock:
             self._options = parsed
@@ -63,14 +65,12 @@ class TagOptions:
                 raise invalid_property(name, "INVALID_OPTION", message)
 
     def reset(self) -> None:
+        """Back to the seed's options."""
         with self._lock:
             self._options = [_option(value, order) for order, value in enumerate(self._initial)]
 
 
 def property_routes(sandbox: HubSpotSandbox) -> list[Route]:
-    def route(path: str, handler: Handler, methods: list[str]) -> Route:
-        return Route(path, answering(handler, HubSpotRequestError, HubSpotRequestError.response), methods=methods)
-
     def tags_property(request: Request) -> str:
         name = request.path_params["propertyName"]
         if name != sandbox.config.tags_property:
@@ -95,21 +95,16 @@ def property_routes(sandbox: HubSpotSandbox) -> list[Route]:
 
     async def update(request: Request) -> Response:
         name = tags_property(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HubSpotRequestError(400, "Invalid input JSON: the body is not JSON", "VALIDATION_ERROR") from None
-        if not isinstance(body, dict):
-            raise HubSpotRequestError(400, "Invalid input JSON: the body must be an object", "VALIDATION_ERROR")
+        body = await read_json(request)
         if "options" in body:
             if not isinstance(body["options"], list):
-                raise HubSpotRequestError(400, "options must be a list", "VALIDATION_ERROR")
+                raise validation_error("options must be a list")
             sandbox.tag_options.replace(body["options"])
         return JSONResponse(describe(name))
 
     return [
-        route(f"{BASE}/{{propertyName}}", get, ["GET"]),
-        route(f"{BASE}/{{propertyName}}", update, ["PATCH"]),
+        hubspot_route(f"{BASE}/{{propertyName}}", get, ["GET"]),
+        hubspot_route(f"{BASE}/{{propertyName}}", update, ["PATCH"]),
     ]
 
 

@@ -28,11 +28,13 @@ READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def hubspot_route(path: str, handler: Handler, methods: list[str]) -> Route:
+    """A route whose raised :class:`HubSpotRequestError` is answered with HubSpot's error body."""
+    return Route(path, answering(handler, HubSpotRequestError, HubSpotRequestError.response), methods=methods)
+
+
 def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
     config = sandbox.config
-
-    def route(path: str, handler: Handler, methods: list[str]) -> Route:
-        return Route(path, answering(handler, HubSpotRequestError, HubSpotRequestError.response), methods=methods)
 
     async def list_contacts(request: Request) -> Response:
         params = request.query_params
@@ -48,7 +50,7 @@ def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
     async def search(request: Request) -> Response:
         if not sandbox.search_limiter.acquire("token").allowed:
             return sandbox.rate_limited(SEARCH_POLICY, "You have reached your secondly limit.")
-        body = await _json(request)
+        body = await read_json(request)
         query = parse_search(body, sandbox.config)
         page = run(sandbox.store, query, cap=sandbox.config.search_result_cap)
         wanted = tuple(body.get("properties") or DEFAULT_PROPERTIES)
@@ -62,7 +64,7 @@ def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
         return JSONResponse(_shape(record, _requested(request.query_params.get("properties"))))
 
     async def create(request: Request) -> Response:
-        properties = _properties(await _json(request))
+        properties = _properties(await read_json(request))
         email = properties.get("email")
         if email and (existing := sandbox.store.find_by_email(email)) is not None:
             raise _conflict(existing)
@@ -70,7 +72,7 @@ def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
 
     async def update(request: Request) -> Response:
         contact_id = request.path_params["contactId"]
-        properties = _properties(await _json(request))
+        properties = _properties(await read_json(request))
         email = properties.get("email")
         if email and (existing := sandbox.store.find_by_email(email)) is not None and existing["id"] != contact_id:
             raise _conflict(existing)
@@ -113,12 +115,12 @@ def contact_routes(sandbox: HubSpotSandbox) -> list[Route]:
         return out
 
     return [
-        route(f"{BASE}/search", search, ["POST"]),
-        route(BASE, list_contacts, ["GET"]),
-        route(BASE, create, ["POST"]),
-        route(f"{BASE}/{{contactId}}", get, ["GET"]),
-        route(f"{BASE}/{{contactId}}", update, ["PATCH"]),
-        route(f"{BASE}/{{contactId}}", archive, ["DELETE"]),
+        hubspot_route(f"{BASE}/search", search, ["POST"]),
+        hubspot_route(BASE, list_contacts, ["GET"]),
+        hubspot_route(BASE, create, ["POST"]),
+        hubspot_route(f"{BASE}/{{contactId}}", get, ["GET"]),
+        hubspot_route(f"{BASE}/{{contactId}}", update, ["PATCH"]),
+        hubspot_route(f"{BASE}/{{contactId}}", archive, ["DELETE"]),
     ]
 
 
@@ -139,7 +141,7 @@ def _conflict(existing: Record) -> HubSpotRequestError:
     return HubSpotRequestError(409, f"Contact already exists. Existing ID: {existing['id']}", "CONFLICT")
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def read_json(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         data = json.loads(raw) if raw.strip() else {}
