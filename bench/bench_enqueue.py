@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.scratch_db import pg_schema_url
 from sync_pipeline import agent
 from sync_pipeline.providers import registry
-from sync_pipeline.providers.base import OutboundEmail
+from sync_pipeline.records import OutboundEmail
 from sync_pipeline.sandbox import LatencyConfig, SandboxConfig, start_sandbox
 from sync_pipeline.settings import Settings
 from sync_pipeline.store import connect, ensure_migrated

@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one clear line and exit 2 instead of a traceback."""
     from .agent.errors import InvalidRequest
-    from .providers.base import VendorError
+    from .errors import VendorError
 
     args = build_parser().parse_args(argv)
     try:

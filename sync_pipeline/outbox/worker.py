@@ -13,17 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..providers.base import (
-    ContactChanges,
-    CRMProvider,
-    EmailProvider,
-    NotFound,
-    OutboundEmail,
-    OutcomeUnknown,
-    PermanentVendorError,
-    RateLimited,
-    TransientVendorError,
-)
+from ..errors import NotFound, OutcomeUnknown, PermanentVendorError, RateLimited, TransientVendorError
+from ..providers.base import CRMProvider, EmailProvider
+from ..records import ContactChanges, OutboundEmail
 from ..store import Row, Store
 from ..store import contacts as contacts_q
 from ..store import outbox as outbox_q

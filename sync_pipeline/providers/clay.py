@@ -22,10 +22,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self
 
+from ..errors import TransientVendorError
+from ..records import Enrichment, EnrichmentKind
 from ..settings import CLAY_USD_PER_CREDIT, Settings, require
 from ..store import Store
 from ..transport import CLAY_PROFILE, TransportStats, VendorClient
-from .base import Enrichment, EnrichmentKind, TransientVendorError
 from .enrichment_keys import domain_key, email_key
 
 MAX_ITEMS = 100

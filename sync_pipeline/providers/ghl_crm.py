@@ -16,18 +16,11 @@ from typing import Any, Self
 
 import orjson
 
+from ..errors import NotFound, PermanentVendorError, TransientVendorError
+from ..records import Contact, ContactChanges, ContactPage, IdPage
 from ..settings import Settings
 from ..store import Store
 from ..transport import TransportStats, VendorClient
-from .base import (
-    Contact,
-    ContactChanges,
-    ContactPage,
-    IdPage,
-    NotFound,
-    PermanentVendorError,
-    TransientVendorError,
-)
 from .ghl_api import ghl_client
 from .ghl_mapping import (
     CURSOR_FIELD,

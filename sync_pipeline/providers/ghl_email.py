@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
+from ..errors import NotFound, OutcomeUnknown
+from ..records import ContactChanges, OutboundEmail, SendResult
 from ..settings import Settings
 from ..store import Store
 from ..transport import TransportStats, VendorClient
-from .base import ContactChanges, NotFound, OutboundEmail, OutcomeUnknown, SendResult
 from .email_keys import marked_key, with_key_marker
 from .ghl_api import CONVERSATIONS_VERSION, ghl_client
 from .ghl_crm import GhlCRM

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .base import Contact, ContactChanges
+from ..records import Contact, ContactChanges
 
 PROVIDER = "ghl"
 

@@ -21,10 +21,11 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
+from ..errors import NotFound, PermanentVendorError
+from ..records import Contact, ContactChanges, ContactPage, IdPage
 from ..settings import Settings
 from ..store import Store
 from ..transport import TransportStats
-from .base import Contact, ContactChanges, ContactPage, IdPage, NotFound, PermanentVendorError
 from .hubspot_api import SEARCH_RESULT_CAP, TAGS_PROPERTY, HubSpotClients, hubspot_clients
 from .hubspot_mapping import (
     PROVIDER,

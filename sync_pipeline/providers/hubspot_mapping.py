@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .base import Contact, ContactChanges
+from ..records import Contact, ContactChanges
 
 PROVIDER = "hubspot"
 

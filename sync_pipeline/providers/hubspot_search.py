@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .base import PermanentVendorError
+from ..errors import PermanentVendorError
 from .hubspot_mapping import PROVIDER, parse_hubspot_time
 
 LAST_MODIFIED = "lastmodifieddate"

@@ -30,10 +30,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Self
 
+from ..errors import PermanentVendorError
+from ..records import OutboundEmail, SendResult
 from ..settings import Settings, require
 from ..store import Store
 from ..transport import INSTANTLY_PROFILE, TransportStats, VendorClient, Window
-from .base import OutboundEmail, PermanentVendorError, SendResult
 from .email_keys import marked_key, with_key_marker
 
 KEY_VARIABLE = "sync_pipeline_key"

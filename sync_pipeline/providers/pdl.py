@@ -19,10 +19,11 @@ from typing import Any, Self
 
 import httpx
 
+from ..errors import NotFound
+from ..records import Enrichment, EnrichmentKind
 from ..settings import PDL_USD_PER_CREDIT, Settings
 from ..store import Store
 from ..transport import PDL_PROFILE, TransportStats, VendorClient
-from .base import Enrichment, EnrichmentKind, NotFound
 from .enrichment_keys import domain_key, email_key
 
 _META = ("status", "likelihood")

@@ -1,4 +1,4 @@
-"""RB2B identified-visitor webhooks → :class:`~sync_pipeline.providers.base.Visitor` (vendor reference 3).
+"""RB2B identified-visitor webhooks → :class:`~sync_pipeline.records.Visitor` (vendor reference 3).
 
 RB2B posts one JSON object per visitor with Title-Case keys ("First Name", "Seen At"); each is mapped
 explicitly below. Lenient where RB2B's own documentation is loose, strict where a body cannot be a
@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from .base import InvalidPayload, Visitor
+from ..errors import InvalidPayload
+from ..records import Visitor
 
 TEXT_FIELDS = {
     "LinkedIn URL": "linkedin_url",

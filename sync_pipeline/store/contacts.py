@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ..providers.base import Contact
+from ..records import Contact
 from .base import Row, Transaction, in_list
 
 # Columns an agent's queued change may touch (and a rejected change may put back).

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from ..providers.base import Visitor
+from ..records import Visitor
 from .base import Transaction
 
 _COLUMNS = (

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from ..providers.base import AuthError, NotFound
+from ..errors import AuthError, NotFound
 from ..settings import Secret
 from ..store import Store
 from .call import EXTENSION, IDEMPOTENT_METHODS, CallContext
@@ -57,7 +57,7 @@ class VendorClient:
     ``account`` keys the shared rate limit (GHL location id, Instantly workspace id; None for a
     single-account vendor). ``windows`` overrides the profile's limits (e.g. a PDL free plan).
     Each call returns a 2xx :class:`httpx.Response` or raises a
-    :class:`~sync_pipeline.providers.base.VendorError` subclass.
+    :class:`~sync_pipeline.errors.VendorError` subclass.
     """
 
     def __init__(

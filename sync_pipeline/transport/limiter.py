@@ -43,7 +43,7 @@ from functools import lru_cache
 
 import httpx
 
-from ..providers.base import RateLimited
+from ..errors import RateLimited
 from ..store import Store
 from .call import call_context
 from .profiles import BUDGET_PERIOD_S, Window

@@ -12,14 +12,7 @@ from typing import Any
 
 import httpx
 
-from ..providers.base import (
-    AuthError,
-    NotFound,
-    PermanentVendorError,
-    RateLimited,
-    TransientVendorError,
-    VendorError,
-)
+from ..errors import AuthError, NotFound, PermanentVendorError, RateLimited, TransientVendorError, VendorError
 from .call import CallContext
 from .profiles import VendorProfile
 from .rate_headers import retry_after_s

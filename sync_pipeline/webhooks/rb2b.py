@@ -14,7 +14,7 @@ import hmac
 import json
 from datetime import UTC, datetime
 
-from ..providers.base import InvalidPayload
+from ..errors import InvalidPayload
 from ..providers.rb2b import Rb2bVisitors
 from ..settings import Secret
 from ..store import Store

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync_pipeline import agent
-from sync_pipeline.providers.base import Contact
+from sync_pipeline.records import Contact
 from sync_pipeline.settings import Settings
 from sync_pipeline.store import Store
 from sync_pipeline.store import contacts as contacts_q

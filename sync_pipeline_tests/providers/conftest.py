@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from sync_pipeline.providers import ghl_api, hubspot_api, registry
-from sync_pipeline.providers.base import Contact, CRMProvider, EmailProvider, OutboundEmail
+from sync_pipeline.providers.base import CRMProvider, EmailProvider
+from sync_pipeline.records import Contact, OutboundEmail
 from sync_pipeline.sandbox import start_sandbox
 from sync_pipeline.sandbox.ghl.config import GhlConfig
 from sync_pipeline.sandbox.ghl.sandbox import GhlSandbox

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sync_pipeline.errors import AuthError
 from sync_pipeline.providers import registry
-from sync_pipeline.providers.base import AuthError, Contact, ContactChanges, CRMProvider
+from sync_pipeline.providers.base import CRMProvider
+from sync_pipeline.records import Contact, ContactChanges
 from sync_pipeline.settings import Secret
 from sync_pipeline.store import Store
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync_pipeline.providers.base import OutboundEmail, PermanentVendorError, SendResult, TransientVendorError
+from sync_pipeline.errors import PermanentVendorError, TransientVendorError
+from sync_pipeline.records import OutboundEmail, SendResult
 
 from .conftest import EmailHarness
 

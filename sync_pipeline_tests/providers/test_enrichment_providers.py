@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from sync_pipeline.providers.base import AuthError, NotFound, PermanentVendorError, TransientVendorError
+from sync_pipeline.errors import AuthError, NotFound, PermanentVendorError, TransientVendorError
 from sync_pipeline.settings import CLAY_USD_PER_CREDIT as CLAY_USD
 from sync_pipeline.settings import PDL_USD_PER_CREDIT as PDL_USD
 from sync_pipeline_tests.outreach_fixtures import OutreachSandbox

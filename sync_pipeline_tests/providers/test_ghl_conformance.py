@@ -19,8 +19,8 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from sync_pipeline.providers.base import ContactChanges, OutboundEmail
 from sync_pipeline.providers.ghl import GhlCRM, GhlEmail
+from sync_pipeline.records import ContactChanges, OutboundEmail
 from sync_pipeline.settings import Secret, Settings
 from sync_pipeline.store import Store
 from sync_pipeline_tests.sandbox_fixtures import GhlSandboxHandle

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from sync_pipeline.providers.base import ContactChanges, NotFound, OutboundEmail, OutcomeUnknown, PermanentVendorError
+from sync_pipeline.errors import NotFound, OutcomeUnknown, PermanentVendorError
 from sync_pipeline.providers.ghl import GhlCRM, GhlEmail
+from sync_pipeline.records import ContactChanges, OutboundEmail
 from sync_pipeline.sandbox.ghl.config import GhlConfig
 from sync_pipeline.settings import Secret, Settings, SettingsError
 from sync_pipeline.store import Store

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sync_pipeline.providers.base import ContactChanges
 from sync_pipeline.providers.hubspot import HubSpotCRM
 from sync_pipeline.providers.hubspot_api import hubspot_clients
 from sync_pipeline.providers.hubspot_search import SearchCursor, advance
+from sync_pipeline.records import ContactChanges
 from sync_pipeline.sandbox.hubspot.config import HubSpotConfig
 from sync_pipeline.settings import Secret, Settings
 from sync_pipeline.store import Store

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from sync_pipeline.providers.base import AuthError, OutboundEmail, PermanentVendorError, TransientVendorError
+from sync_pipeline.errors import AuthError, PermanentVendorError, TransientVendorError
 from sync_pipeline.providers.email_keys import key_marker
 from sync_pipeline.providers.instantly import InstantlyEmail
+from sync_pipeline.records import OutboundEmail
 from sync_pipeline.sandbox.instantly.sandbox import InstantlySandbox
 from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
 

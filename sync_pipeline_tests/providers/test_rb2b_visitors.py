@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sync_pipeline.providers.base import InvalidPayload
+from sync_pipeline.errors import InvalidPayload
 from sync_pipeline.providers.rb2b import Rb2bVisitors
 from sync_pipeline.sandbox.pdl.people import SeededPeople
 from sync_pipeline.sandbox.rb2b.payloads import VARIANTS, visitor_payload

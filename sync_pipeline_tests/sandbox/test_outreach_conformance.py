@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from sync_pipeline.providers.base import AuthError, OutboundEmail
+from sync_pipeline.errors import AuthError
+from sync_pipeline.records import OutboundEmail
 from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
 from sync_pipeline_tests.sandbox.openapi_conformance import validate_exchange
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sync_pipeline.providers.base import Contact
+from sync_pipeline.records import Contact
 from sync_pipeline.store import Store
 from sync_pipeline.store import contacts as q
 

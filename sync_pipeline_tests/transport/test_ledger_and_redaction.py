@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sync_pipeline.providers.base import AuthError, PermanentVendorError, TransientVendorError
+from sync_pipeline.errors import AuthError, PermanentVendorError, TransientVendorError
 from sync_pipeline.settings import Secret
 from sync_pipeline.store import Store
 from sync_pipeline.transport import CallLedger, Redactor

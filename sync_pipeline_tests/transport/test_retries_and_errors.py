@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from sync_pipeline.providers.base import AuthError, NotFound, PermanentVendorError, TransientVendorError
+from sync_pipeline.errors import AuthError, NotFound, PermanentVendorError, TransientVendorError
 from sync_pipeline.settings import Secret
 
 from .conftest import ClientFactory

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sync_pipeline.providers.base import RateLimited
+from sync_pipeline.errors import RateLimited
 from sync_pipeline.store import Store, connect
 from sync_pipeline.transport import RetryPolicy, Window
 from sync_pipeline.transport.limiter import SharedRateLimiter

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sync_pipeline.providers.base import Contact
+from sync_pipeline.records import Contact
 from sync_pipeline.sandbox.server import ServerThread
 from sync_pipeline.settings import Settings
 from sync_pipeline.store import Store

@@ -68,7 +68,7 @@ def test_malformed_delivery_is_quarantined(receiver: str, store: Store) -> None:
 
 def test_delivery_events_become_the_contacts_email_activity(receiver: str, store: Store) -> None:
     from sync_pipeline import agent
-    from sync_pipeline.providers.base import Contact
+    from sync_pipeline.records import Contact
     from sync_pipeline.store import contacts as contacts_q
 
     now = datetime.now(UTC)

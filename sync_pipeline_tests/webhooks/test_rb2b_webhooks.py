@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from sync_pipeline.providers.base import Contact
+from sync_pipeline.records import Contact
 from sync_pipeline.sandbox import start_sandbox
 from sync_pipeline.sandbox.server import ServerThread
 from sync_pipeline.settings import Secret, Settings
