@@ -8,11 +8,32 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from .settings import SettingsError, get_settings
+from .settings import Settings, SettingsError, env_name, get_settings
 from .status import collect_status, format_status
 from .store import StoreError, ensure_migrated, migrate, open_store
+from .store.outbox import JobStatus
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (a flag, a pair of flags, a file it names); the message names the flag."""
+
+
+# The sandbox settings that `sync-pipeline sandbox` takes as flags, so its errors name the flag.
+_SANDBOX_FLAGS = {
+    "vendors": "--vendors",
+    "contacts": "--contacts",
+    "latency.min_ms": "--latency-min-ms",
+    "latency.max_ms": "--latency-max-ms",
+    "faults.error_rate": "--error-rate",
+    "faults.drop_rate": "--drop-rate",
+    "faults.timeout_rate": "--timeout-rate",
+    "urls_file": "--urls-file",
+}
+
+# Receiver routes that refuse every delivery (401) while their token setting is empty.
+_TOKEN_ROUTES = {"/webhooks/rb2b": "rb2b_webhook_token", "/webhooks/instantly": "instantly_webhook_token"}
 
 
 def _print_json(value: Any) -> None:
@@ -43,19 +64,32 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from .sandbox import FaultConfig, LatencyConfig, SandboxConfig
+    from .sandbox import FaultConfig, LatencyConfig, SandboxConfig, SandboxConfigError
     from .sandbox.launcher import run_with_sandbox, serve_sandbox
 
-    config = SandboxConfig(
-        latency=LatencyConfig(args.latency_min_ms, args.latency_max_ms),
-        faults=FaultConfig(error_rate=args.error_rate, drop_rate=args.drop_rate, timeout_rate=args.timeout_rate),
-    )
-    options = {"urls_file": args.urls_file, "contacts": args.contacts, "seed": args.seed, "config": config}
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if command:
-        return run_with_sandbox(args.vendors.split(","), command, **options)
-    serve_sandbox(args.vendors.split(","), **options)
+    try:
+        config = SandboxConfig(
+            latency=LatencyConfig(args.latency_min_ms, args.latency_max_ms),
+            faults=FaultConfig(error_rate=args.error_rate, drop_rate=args.drop_rate, timeout_rate=args.timeout_rate),
+        )
+        options = {"urls_file": args.urls_file, "contacts": args.contacts, "seed": args.seed, "config": config}
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if command:
+            return run_with_sandbox(args.vendors.split(","), command, **options)
+        serve_sandbox(args.vendors.split(","), **options)
+    except SandboxConfigError as exc:
+        flag = _SANDBOX_FLAGS.get(exc.setting or "")
+        raise UsageError(f"{flag} {exc.problem}" if flag else str(exc)) from None
     return 0
+
+
+def disabled_webhook_routes(settings: Settings) -> list[str]:
+    """One line per receiver route that answers 401 to every delivery because its token is not set."""
+    return [
+        f"{route} disabled: {env_name(setting)} is not set (every delivery gets 401)"
+        for route, setting in _TOKEN_ROUTES.items()
+        if not getattr(settings, setting)
+    ]
 
 
 def _webhooks_serve(args: argparse.Namespace) -> int:
@@ -65,6 +99,8 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     app = build_app(ensure_migrated(open_store(settings)), settings)
+    for line in disabled_webhook_routes(settings):
+        print(line, file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -90,14 +126,32 @@ def _contacts_find(args: argparse.Namespace) -> int:
 
 
 def _outbox_enqueue(args: argparse.Namespace) -> int:
-    from .agent import enqueue_email
+    from .agent import enqueue_email, get_contact
 
-    html = Path(args.html_file).read_text() if args.html_file else args.html
+    # argparse makes exactly one of --to/--contact-id and of --html/--html-file present; the API's own
+    # errors for what it cannot know name its arguments (to=), so the CLI checks the contact first.
+    if args.contact_id is not None:
+        contact = get_contact(args.contact_id)
+        if contact is not None and not contact["email"]:
+            raise UsageError(
+                f"contact {args.contact_id} has no email address; pass --to ADDRESS instead of --contact-id"
+            )
     job_id = enqueue_email(
-        args.to, args.subject, html or "", contact_id=args.contact_id, idempotency_key=args.idempotency_key
+        args.to, args.subject, _html_body(args), contact_id=args.contact_id, idempotency_key=args.idempotency_key
     )
     print(job_id)
     return 0
+
+
+def _html_body(args: argparse.Namespace) -> str:
+    if args.html_file is None:
+        return str(args.html)
+    try:
+        return Path(args.html_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--html-file {args.html_file}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--html-file {args.html_file}: not UTF-8 text") from None
 
 
 def _outbox_list(args: argparse.Namespace) -> int:
@@ -128,8 +182,15 @@ def _outbox_drain(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error the README promises; the usage stays in ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sync-pipeline", description=__doc__)
+    parser = _Parser(prog="sync-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the main job against the local sandbox and report")
@@ -144,10 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="serve the vendor sandboxes on loopback until Ctrl-C")
     sandbox.add_argument("--vendors", default="ghl", help="comma-separated vendors to serve")
-    sandbox.add_argument("--contacts", type=int, default=10_000)
-    sandbox.add_argument("--seed", type=int, default=1)
-    sandbox.add_argument("--latency-min-ms", type=float, default=0.0)
-    sandbox.add_argument("--latency-max-ms", type=float, default=0.0)
+    sandbox.add_argument("--contacts", type=int, default=10_000, help="contacts seeded in each CRM sandbox")
+    sandbox.add_argument("--seed", type=int, default=1, help="seed for the generated data and the injected faults")
+    sandbox.add_argument("--latency-min-ms", type=float, default=0.0, help="least latency added to each request")
+    sandbox.add_argument("--latency-max-ms", type=float, default=0.0, help="most latency added to each request")
     sandbox.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 5xx")
     sandbox.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
     sandbox.add_argument("--timeout-rate", type=float, default=0.0, help="share of requests left hanging")
@@ -161,51 +222,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     webhooks = commands.add_parser("webhooks", help="the webhook receiver").add_subparsers(dest="sub", required=True)
     serve = webhooks.add_parser("serve", help="serve /webhooks/* and /healthz")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on")
     serve.set_defaults(run=_webhooks_serve)
 
     contacts = commands.add_parser("contacts", help="read contacts from the local store").add_subparsers(
         dest="sub", required=True
     )
     get = contacts.add_parser("get", help="one contact by CRM id")
-    get.add_argument("id")
+    get.add_argument("id", help="the contact's id in the CRM")
     get.set_defaults(run=_contacts_get)
     find = contacts.add_parser("find", help="contacts by email (exact) or text in name/email/company")
-    find.add_argument("query")
-    find.add_argument("--tag")
-    find.add_argument("--limit", type=int, default=20)
+    find.add_argument("query", help="an email address (exact match) or text")
+    find.add_argument("--tag", help="only contacts with this tag")
+    find.add_argument("--limit", type=int, default=20, help="most contacts listed")
     find.set_defaults(run=_contacts_find)
 
     outbox = commands.add_parser("outbox", help="queued vendor writes").add_subparsers(dest="sub", required=True)
     enqueue = outbox.add_parser("enqueue", help="queue one email; prints the job id")
-    enqueue.add_argument("--to")
-    enqueue.add_argument("--contact-id")
-    enqueue.add_argument("--subject", required=True)
-    enqueue.add_argument("--html")
-    enqueue.add_argument("--html-file")
-    enqueue.add_argument("--idempotency-key")
+    recipient = enqueue.add_mutually_exclusive_group(required=True)
+    recipient.add_argument("--to", help="recipient email address")
+    recipient.add_argument("--contact-id", help="a synced contact's CRM id; the email goes to its address")
+    enqueue.add_argument("--subject", required=True, help="subject line")
+    body = enqueue.add_mutually_exclusive_group(required=True)
+    body.add_argument("--html", help="HTML body")
+    body.add_argument("--html-file", help="file holding the HTML body (UTF-8)")
+    enqueue.add_argument("--idempotency-key", help="a repeat with the same key queues nothing new")
     enqueue.set_defaults(run=_outbox_enqueue)
     listing = outbox.add_parser("list", help="recent jobs")
-    listing.add_argument("--status", choices=["queued", "sending", "retry", "sent", "dead", "unknown"])
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--status", choices=[s.value for s in JobStatus], help="only jobs in this state")
+    listing.add_argument("--limit", type=int, default=20, help="most jobs listed")
     listing.set_defaults(run=_outbox_list)
     retry = outbox.add_parser("retry-dead", help="requeue dead jobs (all, or the given ids)")
-    retry.add_argument("ids", nargs="*")
+    retry.add_argument("ids", nargs="*", help="job ids to requeue (default: every dead job)")
     retry.set_defaults(run=_outbox_retry_dead)
     outbox.add_parser("drain", help="send due jobs now, in this process").set_defaults(run=_outbox_drain)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; user errors print one clear line and exit 2 instead of a traceback."""
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Every error that means the input or the environment needs fixing, not the code: one line, exit 2."""
     from .agent.errors import InvalidRequest
     from .errors import VendorError
 
+    return (UsageError, SettingsError, StoreError, InvalidRequest, VendorError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors print one clear line and exit 2 instead of a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (SettingsError, StoreError, InvalidRequest, VendorError) as exc:
+    except _user_errors() as exc:
         print(f"sync-pipeline: {exc}", file=sys.stderr)
         return 2
 

@@ -16,7 +16,22 @@ T = TypeVar("T")
 
 
 class SandboxConfigError(ValueError):
-    """A sandbox setting is unknown or has the wrong type; the message names it."""
+    """A sandbox setting is unknown, out of range or has the wrong type; the message names it.
+
+    Raised by :func:`invalid_setting` when one setting is at fault: ``setting`` names it (e.g.
+    ``faults.error_rate``) and ``problem`` says what is wrong, so a front end can name the setting
+    its own way (the CLI names its flag).
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.problem = problem or message
+
+
+def invalid_setting(setting: str, problem: str) -> SandboxConfigError:
+    """The error for one bad setting: ``invalid_setting("contacts", "must be >= 0; got -5")``."""
+    return SandboxConfigError(f"{setting} {problem}", setting=setting, problem=problem)
 
 
 @dataclass(frozen=True)
@@ -27,8 +42,11 @@ class LatencyConfig:
     max_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.min_ms < 0 or self.max_ms < self.min_ms:
-            raise SandboxConfigError(f"latency needs 0 <= min_ms <= max_ms; got {self.min_ms}..{self.max_ms}")
+        # Written as "not >=" so that NaN fails too.
+        if not self.min_ms >= 0:
+            raise invalid_setting("latency.min_ms", f"must be >= 0; got {self.min_ms}")
+        if not self.max_ms >= self.min_ms:
+            raise invalid_setting("latency.max_ms", f"must be >= the minimum latency {self.min_ms}; got {self.max_ms}")
 
 
 @dataclass(frozen=True)
@@ -63,12 +81,12 @@ class FaultConfig:
     def __post_init__(self) -> None:
         for name in ("error_rate", "drop_rate", "timeout_rate", "lost_response_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise SandboxConfigError(f"faults.{name} must be between 0 and 1; got {getattr(self, name)}")
+                raise invalid_setting(f"faults.{name}", f"must be between 0 and 1; got {getattr(self, name)}")
         if not 500 <= self.error_status <= 599:
-            raise SandboxConfigError(f"faults.error_status must be a 5xx status; got {self.error_status}")
+            raise invalid_setting("faults.error_status", f"must be a 5xx status; got {self.error_status}")
         for name in ("burst_429", "error_next", "drop_next", "timeout_next", "lost_response_next"):
             if getattr(self, name) < 0:
-                raise SandboxConfigError(f"faults.{name} must be >= 0; got {getattr(self, name)}")
+                raise invalid_setting(f"faults.{name}", f"must be >= 0; got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 from sync_pipeline.sandbox.clay.sandbox import ClaySandbox
 from sync_pipeline.sandbox.clock import Clock, SystemClock
-from sync_pipeline.sandbox.config import SandboxConfig, SandboxConfigError
+from sync_pipeline.sandbox.config import SandboxConfig, invalid_setting
 from sync_pipeline.sandbox.ghl.sandbox import GhlSandbox
 from sync_pipeline.sandbox.hubspot.sandbox import HubSpotSandbox
 from sync_pipeline.sandbox.instantly.sandbox import InstantlySandbox
@@ -81,8 +81,12 @@ class RunningSandbox:
         return {"urls": self.urls, "credentials": self.credentials, "env": self.env}
 
     def write_urls_file(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.describe(), indent=2) + "\n")
+        """Write :meth:`describe` as JSON; a path that cannot be written is a bad ``urls_file`` setting."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.describe(), indent=2) + "\n")
+        except OSError as exc:
+            raise invalid_setting("urls_file", f"cannot be written to {path} ({exc.strerror})") from None
 
     def stop(self) -> None:
         for server in self._servers.values():
@@ -123,9 +127,10 @@ def start_sandbox(
     names = tuple(dict.fromkeys(vendors))
     unknown = [n for n in names if n not in VENDOR_FACTORIES]
     if unknown:
-        raise SandboxConfigError(f"unknown sandbox vendor(s) {unknown}; available: {', '.join(VENDOR_FACTORIES)}")
+        named = ", ".join(map(repr, unknown))
+        raise invalid_setting("vendors", f"names unknown vendor(s) {named}; available: {', '.join(VENDOR_FACTORIES)}")
     if contacts < 0:
-        raise SandboxConfigError(f"contacts must be >= 0; got {contacts}")
+        raise invalid_setting("contacts", f"must be >= 0; got {contacts}")
     shared_clock = clock or SystemClock()
     built: dict[str, VendorSandbox] = {}
     servers: dict[str, ServerThread] = {}

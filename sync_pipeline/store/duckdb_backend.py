@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -63,14 +64,12 @@ class DuckDBStore(Store):
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.url = f"duckdb:///{self.path.as_posix()}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd, self._wait_fd = _open_side_files(self.path)
         self._lock_timeout_s = lock_timeout_s
         self._idle_release_s = idle_release_s
         self._memory_limit = memory_limit
         self._mutex = threading.Lock()
         self._local = threading.local()
-        self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        self._wait_fd = os.open(f"{self.path}.wait", os.O_RDWR | os.O_CREAT, 0o644)
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._last_used = 0.0
         self._held_since = 0.0
@@ -224,6 +223,35 @@ class DuckDBStore(Store):
                     return
             finally:
                 self._mutex.release()
+
+
+def _open_side_files(path: Path) -> tuple[int, int]:
+    """Create the database's directory and open its ``.lock`` and ``.wait`` files.
+
+    A path that cannot hold the database (a file where a directory should be, a directory that
+    cannot be created, no write permission) is a :class:`StoreConfigError` naming the setting.
+    """
+    opened: list[int] = []
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in (".lock", ".wait"):
+            opened.append(os.open(f"{path}{suffix}", os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError as exc:
+        for fd in opened:
+            os.close(fd)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = f"cannot create the directory {path.parent}: a file is in the way"
+        elif isinstance(exc, IsADirectoryError):
+            reason = "that path is a directory"
+        else:
+            reason = f"cannot create {exc.filename} ({exc.strerror})"
+        raise StoreConfigError(
+            f"SYNC_PIPELINE_DB cannot keep a DuckDB file at {path}: {reason}; "
+            "point it at a file in a writable directory"
+        ) from None
+    return opened[0], opened[1]
 
 
 class _DuckDBTransaction(Transaction):
