@@ -26,8 +26,7 @@ from .defs.contacts.assets import ghl_contacts
 from .defs.contacts.automation import ghl_reconcile_job
 from .defs.contacts.checks import CHECKS
 from .defs.outbox.job import send_outbox
-from .defs.providers import ProvidersResource
-from .defs.resources import StoreResource
+from .defs.resources import ProvidersResource, StoreResource
 from .settings import get_settings
 from .status import collect_status, format_status
 from .store import Store, ensure_migrated, open_store

@@ -32,6 +32,8 @@ ENRICHMENT_PROVIDERS = ("clay", "pdl")
 # and volume (UNCONFIRMED); the low end is taken.
 CLAY_USD_PER_CREDIT = 0.05
 DUCKDB_MEMORY_LIMIT = "512MB"
+# How stale local contacts may get (the ghl_contacts freshness policy, its sensor and its check).
+CONTACTS_FRESHNESS_MINUTES = 15
 _MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
 PDL_USD_PER_CREDIT = 0.10
 GHL_PUBLISHED_WEBHOOK_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
@@ -112,11 +114,12 @@ class Settings:
     pdl_api_key: Secret = field(default_factory=lambda: Secret(""))
     pdl_usd_per_credit: float = PDL_USD_PER_CREDIT
     rb2b_webhook_token: Secret = field(default_factory=lambda: Secret(""))
+    rb2b_create_contacts: bool = False  # queue unmatched RB2B visitors with a business email as CRM contacts
     instantly_webhook_token: Secret = field(default_factory=lambda: Secret(""))
     webhook_max_age_s: int = 300
 
     enrichment_ttl_days: int = 30
-    contacts_freshness_minutes: int = 15
+    contacts_freshness_minutes: int = CONTACTS_FRESHNESS_MINUTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +156,15 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise SettingsError(f"{_ENV_NAMES[name]} must be one of {', '.join(allowed)}; got {value!r}")
+
+    @property
+    def crm_account(self) -> str:
+        """The CRM account the store mirrors: the GHL location or the HubSpot portal ("" if unset).
+
+        Contacts, sync positions and reads are kept per account, so pointing a store at another
+        location never mixes its rows with the first one's.
+        """
+        return self.ghl_location_id if self.crm_provider == "ghl" else self.hubspot_portal_id
 
     def __repr__(self) -> str:
         return f"Settings({self.redacted()})"
@@ -201,6 +213,7 @@ _ENV_NAMES = {
     "pdl_api_key": "PDL_API_KEY",
     "pdl_usd_per_credit": "PDL_USD_PER_CREDIT",
     "rb2b_webhook_token": "RB2B_WEBHOOK_TOKEN",
+    "rb2b_create_contacts": "RB2B_CREATE_CONTACTS",
     "instantly_webhook_token": "INSTANTLY_WEBHOOK_TOKEN",
     "webhook_max_age_s": "WEBHOOK_MAX_AGE_SECONDS",
     "enrichment_ttl_days": "ENRICHMENT_TTL_DAYS",
@@ -223,6 +236,10 @@ def env_name(setting: str) -> str:
 
 def _parse(name: str, raw: str) -> object:
     annotation = Settings.__dataclass_fields__[name].type
+    if annotation == "bool":
+        if raw.lower() not in ("true", "false"):
+            raise SettingsError(f"{_ENV_NAMES[name]} must be true or false; got {raw!r}")
+        return raw.lower() == "true"
     try:
         if annotation == "Secret":
             return Secret(raw)

@@ -16,8 +16,6 @@ from ..settings import Settings, get_settings
 from ..store import Row, Store, ensure_migrated, open_store
 from ..store import contacts as contacts_q
 
-_FIELDS = ("id", "provider", *contacts_q.CONTENT_COLUMNS, "synced_at", "last_email_status", "last_email_at")
-
 
 def get_contact(
     contact_id: str,
@@ -34,15 +32,16 @@ def get_contact(
     """
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
+    account = contacts_q.Account.configured(settings)
     with store.transaction() as tx:
-        row = contacts_q.get_contact(tx, settings.crm_provider, contact_id)
+        row = contacts_q.get_contact(tx, account, contact_id)
     stale = max_age is not None and (row is None or datetime.now(UTC) - row["synced_at"] > max_age)
     if stale and (row is None or row["pending_since"] is None):
-        row = _read_through(store, settings, contact_id)
+        row = _read_through(store, settings, account, contact_id)
     return None if row is None or row["deleted_at"] is not None else _answer(row)
 
 
-def _read_through(store: Store, settings: Settings, contact_id: str) -> Row | None:
+def _read_through(store: Store, settings: Settings, account: contacts_q.Account, contact_id: str) -> Row | None:
     crm = registry.crm_provider(settings, store)
     try:
         fresh = crm.get_contact(contact_id)
@@ -51,15 +50,12 @@ def _read_through(store: Store, settings: Settings, contact_id: str) -> Row | No
     now = datetime.now(UTC)
     with store.transaction() as tx:
         if fresh is None:
-            contacts_q.soft_delete(tx, settings.crm_provider, [contact_id], now)
+            contacts_q.soft_delete(tx, account, [contact_id], now)
         else:
             contacts_q.upsert_contacts(tx, [fresh], now)
             # an unchanged contact is not rewritten, but it has just been seen at the CRM
-            tx.execute(
-                "UPDATE contacts SET synced_at = :now WHERE provider = :p AND id = :id",
-                {"now": now, "p": settings.crm_provider, "id": contact_id},
-            )
-        return contacts_q.get_contact(tx, settings.crm_provider, contact_id)
+            contacts_q.mark_seen(tx, account, contact_id, now)
+        return contacts_q.get_contact(tx, account, contact_id)
 
 
 def find_contacts(
@@ -77,9 +73,11 @@ def find_contacts(
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
     with store.transaction() as tx:
-        rows = contacts_q.find_contacts(tx, settings.crm_provider, email=email, query=query, tag=tag, limit=limit)
+        rows = contacts_q.find_contacts(
+            tx, contacts_q.Account.configured(settings), email=email, query=query, tag=tag, limit=limit
+        )
     return [_answer(r) for r in rows]
 
 
 def _answer(row: Row) -> dict[str, Any]:
-    return {**{k: row[k] for k in _FIELDS}, "pending": row["pending_since"] is not None}
+    return {**{k: row[k] for k in contacts_q.READ_COLUMNS}, "pending": row["pending_since"] is not None}

@@ -16,8 +16,9 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..outbox import local_changes
 from ..settings import Settings, get_settings
-from ..store import Store, ensure_migrated, open_store
+from ..store import Store, Transaction, ensure_migrated, open_store
 from ..store import contacts as contacts_q
 from ..store import outbox as outbox_q
 from .errors import InvalidRequest, UnknownContact
@@ -26,7 +27,8 @@ MAX_SUBJECT_CHARS = 998  # RFC 5322 line limit
 MAX_HTML_BYTES = 512 * 1024
 MAX_TAGS = 100
 MAX_TAG_CHARS = 100
-CONTACT_FIELDS = ("email", "phone", "first_name", "last_name", "company_name", "custom_fields")
+# Fields update_contact()/upsert_contact() take; tags change through add_tags()/remove_tags().
+CONTACT_FIELDS = tuple(c for c in contacts_q.WRITABLE_COLUMNS if c != "tags")
 
 
 def enqueue_email(
@@ -62,7 +64,7 @@ def enqueue_email(
     now = datetime.now(UTC)
     with store.transaction() as tx:
         if contact_id is not None:
-            contact = _live_contact(tx, settings.crm_provider, contact_id)
+            contact = _live_contact(tx, contacts_q.Account.configured(settings), contact_id)
             to = to or contact["email"]
             if not to:
                 raise InvalidRequest(f"contact {contact_id} has no email address; pass to=")
@@ -161,11 +163,10 @@ def upsert_contact(
         existing = outbox_q.job_id_for_key(tx, key)
         if existing is not None:
             return existing
-        matches = contacts_q.find_contacts(tx, settings.crm_provider, email=changes["email"], limit=1)
+        account = contacts_q.Account.configured(settings)
+        matches = contacts_q.find_contacts(tx, account, email=changes["email"], limit=1)
         contact_id = matches[0]["id"] if matches else None
-        before = (
-            _apply_locally(tx, settings.crm_provider, matches[0], "update_contact", changes, now) if matches else {}
-        )
+        before = local_changes.apply(tx, account, matches[0], "update_contact", changes, now) if matches else {}
         job = outbox_q.NewJob(
             action="upsert_contact",
             provider=settings.crm_provider,
@@ -229,8 +230,9 @@ def _queue_crm_change(
         existing = outbox_q.job_id_for_key(tx, key)
         if existing is not None:
             return existing  # the first call already queued it and applied it locally
-        contact = _live_contact(tx, settings.crm_provider, contact_id)
-        before = _apply_locally(tx, settings.crm_provider, contact, action, changes, now)
+        account = contacts_q.Account.configured(settings)
+        contact = _live_contact(tx, account, contact_id)
+        before = local_changes.apply(tx, account, contact, action, changes, now)
         job = outbox_q.NewJob(
             action=action,
             provider=settings.crm_provider,
@@ -242,40 +244,11 @@ def _queue_crm_change(
     return job_id
 
 
-def _apply_locally(
-    tx: Any, provider: str, contact: Mapping[str, Any], action: str, changes: Mapping[str, Any], now: datetime
-) -> dict[str, Any]:
-    """Write the change to the local row, mark it pending, and return what it replaced."""
-    if action == "delete_contact":
-        values: dict[str, Any] = {"deleted_at": now}
-    elif action in ("add_tags", "remove_tags"):
-        current = list(contact["tags"] or [])
-        if action == "add_tags":
-            values = {"tags": current + [t for t in changes["tags"] if t not in current]}
-        else:
-            values = {"tags": [t for t in current if t not in changes["tags"]]}
-    else:
-        values = dict(changes)
-    before = {k: _jsonable(contact[k]) for k in values}
-    assignments = ", ".join(f"{column} = :{column}" for column in values)
-    tx.execute(
-        # pending_since keeps the start of a run of queued changes (their outcomes are judged together)
-        f"UPDATE contacts SET {assignments}, pending_since = COALESCE(pending_since, :now) "
-        "WHERE provider = :provider AND id = :id",
-        {**values, "now": now, "provider": provider, "id": contact["id"]},
-    )
-    return before
-
-
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _live_contact(tx: Any, provider: str, contact_id: str) -> Mapping[str, Any]:
-    row = contacts_q.get_contact(tx, provider, contact_id)
+def _live_contact(tx: Transaction, account: contacts_q.Account, contact_id: str) -> Mapping[str, Any]:
+    row = contacts_q.get_contact(tx, account, contact_id)
     if row is None or row["deleted_at"] is not None:
         raise UnknownContact(
-            f"no live {provider} contact with id {contact_id!r} in the local store "
+            f"no live {account} contact with id {contact_id!r} in the local store "
             "(check the id, or run the ghl_contacts sync if it was created recently)"
         )
     return row

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import httpx
 
 from ..store import Store
+from ..store import outbox as outbox_q
 
 MAX_ATTEMPTS = 5
 log = logging.getLogger(__name__)
@@ -20,12 +21,7 @@ log = logging.getLogger(__name__)
 def deliver_callbacks(store: Store, *, client: httpx.Client | None = None, limit: int = 200) -> dict[str, int]:
     """POST every finished job's result to its callback URL; return counts by outcome."""
     with store.transaction() as tx:
-        rows = tx.fetchall(
-            "SELECT id, action, status, provider_ref, last_error, done_at, callback_url, callback_attempts "
-            "FROM outbox WHERE callback_status = 'pending' AND status IN ('sent', 'dead', 'unknown') "
-            "ORDER BY done_at LIMIT :limit",
-            {"limit": limit},
-        )
+        rows = outbox_q.pending_callbacks(tx, limit)
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     own_client = client is None
     client = client or httpx.Client(timeout=10.0)
@@ -48,16 +44,8 @@ def deliver_callbacks(store: Store, *, client: httpx.Client | None = None, limit
             outcome = "delivered" if ok else ("failed" if attempts >= MAX_ATTEMPTS else "retry")
             counts[outcome] += 1
             with store.transaction() as tx:
-                tx.execute(
-                    "UPDATE outbox SET callback_attempts = :attempts, callback_status = :status, "
-                    "updated_at = :now WHERE id = :id",
-                    {
-                        "attempts": attempts,
-                        "status": "pending" if outcome == "retry" else outcome,
-                        "now": datetime.now(UTC),
-                        "id": row["id"],
-                    },
-                )
+                status = "pending" if outcome == "retry" else outcome
+                outbox_q.record_callback(tx, row["id"], attempts=attempts, status=status, now=datetime.now(UTC))
     finally:
         if own_client:
             client.close()

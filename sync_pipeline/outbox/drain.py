@@ -13,39 +13,60 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from ..providers.lifecycle import transport_metadata
 from ..store import Row, Store
 from ..store import outbox as outbox_q
+from ..store.outbox import ACTIVE, JobStatus
+from .callbacks import deliver_callbacks
 from .worker import OutboxWorker
 
 
 @dataclass
 class DrainReport:
-    """Outcomes by action, for logs and Dagster metadata."""
+    """What a drain did: outcomes by action, vendor calls, callbacks; logs and Dagster metadata."""
 
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     duration_s: float = 0.0
+    api_calls: int = 0
+    api_429s: int = 0
+    callbacks: Counter[str] = field(default_factory=Counter)  # delivered | retry | failed
 
     def record(self, action: str, outcome: str) -> None:
-        self.outcomes[(action, outcome)] += 1
+        self.outcomes[(action, str(outcome))] += 1
 
     def merge(self, other: DrainReport) -> None:
+        """Add a part that ran after this one (a chunk, a round of claims)."""
         self.outcomes.update(other.outcomes)
         self.duration_s += other.duration_s
+        self.api_calls += other.api_calls
+        self.api_429s += other.api_429s
+        self.callbacks.update(other.callbacks)
+
+    def count_transport(self, providers: Iterable[Any]) -> None:
+        """Add the vendor calls and 429s the providers' transports counted."""
+        for provider in providers:
+            stats = transport_metadata(provider)
+            self.api_calls += int(stats.get("api_calls", 0))
+            self.api_429s += int(stats.get("api_rate_limited", 0))
 
     def total(self, outcome: str | None = None) -> int:
         return sum(n for (_, o), n in self.outcomes.items() if outcome is None or o == outcome)
 
     def as_metadata(self) -> dict[str, float | int]:
-        meta: dict[str, float | int] = {o: self.total(o) for o in ("sent", "retry", "dead", "unknown")}
+        meta: dict[str, float | int] = {str(o): self.total(o) for o in JobStatus if o not in ACTIVE or o == "retry"}
         meta["processed"] = self.total()
         meta.update({f"{action}.{outcome}": n for (action, outcome), n in sorted(self.outcomes.items())})
         if self.duration_s > 0:
             meta["jobs_per_s"] = round(self.total() / self.duration_s, 2)
+        meta["api_calls"] = self.api_calls
+        meta["api_429s"] = self.api_429s
+        meta.update({f"callbacks_{k}": self.callbacks[k] for k in ("delivered", "retry", "failed")})
         return meta
 
 
@@ -93,7 +114,8 @@ def drain(
     lease: timedelta = timedelta(minutes=10),
     providers: Sequence[str] | None = None,
 ) -> DrainReport:
-    """Claim and work due jobs until none is due (for the CLI, the demo and single-process use).
+    """Claim and work due jobs until none is due (for the CLI and single-process use), then
+    :func:`finish_drain`.
 
     Unlike the Dagster job, which fans chunks out to steps, one thread pool works every claimed
     row here, so no thread idles at a chunk boundary while the vendor's budget goes unused.
@@ -110,4 +132,12 @@ def drain(
         clock=worker.clock,
     ):
         report.merge(process_chunk(worker, [row for chunk in chunks for row in chunk], concurrency=concurrency))
+    report.count_transport(worker.providers())
+    return finish_drain(worker.store, report)
+
+
+def finish_drain(store: Store, report: DrainReport) -> DrainReport:
+    """How every drain ends, whichever front end ran it (CLI, Dagster job, tests): each finished
+    job's result goes to its ``callback_url``, and the report says how that went."""
+    report.callbacks.update(deliver_callbacks(store))
     return report

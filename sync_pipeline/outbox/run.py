@@ -35,11 +35,6 @@ def configured_worker(
             close_provider(provider)
 
 
-def providers_of(worker: OutboxWorker) -> list[Any]:
-    """Every provider a worker holds (for transport metadata)."""
-    return [*worker.email.values(), *worker.crm.values()]
-
-
 def drain_configured(
     store: Store, settings: Settings, *, worker_options: dict[str, Any] | None = None, **drain_options: Any
 ) -> DrainReport:

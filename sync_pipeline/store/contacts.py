@@ -1,37 +1,77 @@
-"""Queries on the ``contacts`` table: upsert by content hash, soft delete, agent reads.
+"""Queries on the ``contacts`` table: upsert by content hash, soft delete, agent reads, and the
+local side of an agent's pending change.
 
-Functions take an open :class:`Transaction` so callers can write rows and their sync checkpoint
-atomically (an interrupted sync then resumes exactly after the last page it stored).
+Every query is scoped to one CRM :class:`Account` (the CRM's name plus its GHL location or HubSpot
+portal), so a store that once mirrored another account never serves that account's rows as this
+one's. Functions take an open :class:`Transaction` so callers can write rows and their sync
+checkpoint atomically (an interrupted sync then resumes exactly after the last page it stored).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from ..records import Contact
+from ..records import Contact, ContactChanges
+from ..settings import Settings
 from .base import Row, Transaction, in_list
 
-# Columns an agent's queued change may touch (and a rejected change may put back).
-_RESTORABLE = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company_name",
-    "custom_fields",
-    "tags",
-    "deleted_at",
-)
+# Columns an agent's change may write: the fields of ContactChanges. A deletion writes deleted_at;
+# a rejected change puts any of these back.
+WRITABLE_COLUMNS = tuple(f.name for f in fields(ContactChanges))
+RESTORABLE_COLUMNS = (*WRITABLE_COLUMNS, "deleted_at")
+
+# Columns that say what a contact is; equal values mean nothing to write. ``raw`` is not among
+# them: GHL's search hits and ``GET /contacts/{id}`` shape one unchanged contact differently, and
+# any change on the vendor's side moves ``date_updated``, which is.
+CONTENT_COLUMNS = tuple(f.name for f in fields(Contact) if f.name not in ("id", "provider", "raw"))
+
+# What an agent reads of a contact: its identity, content, when we last saw it at the CRM and the
+# vendor's latest word on email to it.
+READ_COLUMNS = ("id", "provider", *CONTENT_COLUMNS, "synced_at", "last_email_status", "last_email_at")
 
 # A page of ids per statement keeps parameter lists and transactions short.
 _CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Account:
+    """One CRM account: the CRM's name and its location (GHL) or portal (HubSpot) id.
+
+    An empty ``id`` (HubSpot without ``HUBSPOT_PORTAL_ID``) is a CRM whose rows carry no account:
+    reads are then not narrowed by it.
+    """
+
+    provider: str
+    id: str = ""
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Account:
+        """The account ``CRM_PROVIDER`` and its location/portal setting name."""
+        return cls(settings.crm_provider, settings.crm_account)
+
+    @property
+    def stream(self) -> str:
+        """The ``sync_state`` stream holding this account's contact sync position."""
+        return f"{self.provider}_contacts" + (f":{self.id}" if self.id else "")
+
+    def __str__(self) -> str:
+        return f"{self.provider} account {self.id}" if self.id else self.provider
+
+    def where(self, alias: str = "") -> str:
+        """The SQL condition selecting this account's rows (parameters from :meth:`params`)."""
+        prefix = f"{alias}." if alias else ""
+        condition = f"{prefix}provider = :account_provider"
+        return condition + (f" AND {prefix}location_id = :account_id" if self.id else "")
+
+    def params(self) -> dict[str, str]:
+        return {"account_provider": self.provider, "account_id": self.id}
 
 
 @dataclass
@@ -52,23 +92,6 @@ class UpsertCounts:
         self.pending += other.pending
 
 
-# Columns that say what a contact is; equal values mean nothing to write. ``raw`` is not among
-# them: GHL's search hits and ``GET /contacts/{id}`` shape one unchanged contact differently, and
-# any change on the vendor's side moves ``date_updated``, which is.
-CONTENT_COLUMNS = (
-    "location_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "company_name",
-    "tags",
-    "custom_fields",
-    "date_added",
-    "date_updated",
-)
-
-
 def content_hash(row: dict[str, Any]) -> str:
     """A stable digest of a contact row's content columns."""
     content = orjson.dumps({k: row[k] for k in CONTENT_COLUMNS}, option=orjson.OPT_SORT_KEYS, default=str)
@@ -83,20 +106,15 @@ def raw_text(contact: Contact) -> str:
     return orjson.dumps(contact.raw, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
-_INSERT = """
-INSERT INTO contacts (provider, id, location_id, email, phone, first_name, last_name, company_name, tags,
-                      custom_fields, date_added, date_updated, deleted_at, synced_at, content_hash, raw)
-VALUES (:provider, :id, :location_id, :email, :phone, :first_name, :last_name, :company_name, :tags,
-        :custom_fields, :date_added, :date_updated, NULL, :synced_at, :content_hash, :raw)
-"""
-
-_UPDATE = """
-UPDATE contacts SET location_id = :location_id, email = :email, phone = :phone, first_name = :first_name,
-       last_name = :last_name, company_name = :company_name, tags = :tags, custom_fields = :custom_fields,
-       date_added = :date_added, date_updated = :date_updated, deleted_at = NULL, synced_at = :synced_at,
-       content_hash = :content_hash, raw = :raw
-WHERE provider = :provider AND id = :id
-"""
+_STORED = ("provider", "id", *CONTENT_COLUMNS, "synced_at", "content_hash", "raw")
+_INSERT = (
+    f"INSERT INTO contacts ({', '.join(_STORED)}, deleted_at) VALUES ({', '.join(':' + c for c in _STORED)}, NULL)"
+)
+_UPDATE = (
+    "UPDATE contacts SET "
+    + ", ".join(f"{c} = :{c}" for c in _STORED if c not in ("provider", "id"))
+    + ", deleted_at = NULL WHERE provider = :provider AND id = :id"
+)
 
 
 def upsert_contacts(tx: Transaction, contacts: Sequence[Contact], synced_at: datetime) -> UpsertCounts:
@@ -163,39 +181,51 @@ def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
     return row
 
 
-def soft_delete(tx: Transaction, provider: str, ids: Iterable[str], deleted_at: datetime) -> int:
+def soft_delete(tx: Transaction, account: Account, ids: Iterable[str], deleted_at: datetime) -> int:
     """Mark live rows deleted; return how many were live. Deleting twice changes nothing."""
     deleted = 0
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
         clause, params = in_list("id", ids[start : start + _CHUNK])
         deleted += tx.execute(
-            f"UPDATE contacts SET deleted_at = :at WHERE provider = :provider AND deleted_at IS NULL "
-            f"AND id IN {clause}",
-            {"provider": provider, "at": deleted_at, **params},
+            f"UPDATE contacts SET deleted_at = :at WHERE {account.where()} AND deleted_at IS NULL AND id IN {clause}",
+            {**account.params(), "at": deleted_at, **params},
         )
     return deleted
 
 
-def live_ids(tx: Transaction, provider: str) -> set[str]:
+def live_ids(tx: Transaction, account: Account) -> set[str]:
     """Every id we hold as not deleted (for reconciliation against the CRM's full id list)."""
+    rows = tx.fetchall(f"SELECT id FROM contacts WHERE {account.where()} AND deleted_at IS NULL", account.params())
+    return {r["id"] for r in rows}
+
+
+def ids_synced_since(tx: Transaction, account: Account, since: datetime) -> set[str]:
+    """Ids written by a sync (or read-through) at or after ``since``."""
     rows = tx.fetchall(
-        "SELECT id FROM contacts WHERE provider = :provider AND deleted_at IS NULL", {"provider": provider}
+        f"SELECT id FROM contacts WHERE {account.where()} AND synced_at >= :since", {**account.params(), "since": since}
     )
     return {r["id"] for r in rows}
 
 
-def get_contact(tx: Transaction, provider: str, contact_id: str) -> Row | None:
+def get_contact(tx: Transaction, account: Account, contact_id: str) -> Row | None:
     """One contact row (deleted ones included, with ``deleted_at`` set)."""
     return tx.fetchone(
-        "SELECT * FROM contacts WHERE provider = :provider AND id = :id",
-        {"provider": provider, "id": contact_id},
+        f"SELECT * FROM contacts WHERE {account.where()} AND id = :id", {**account.params(), "id": contact_id}
+    )
+
+
+def mark_seen(tx: Transaction, account: Account, contact_id: str, now: datetime) -> None:
+    """The contact was just read at the CRM and found unchanged: it is as fresh as a rewrite."""
+    tx.execute(
+        f"UPDATE contacts SET synced_at = :now WHERE {account.where()} AND id = :id",
+        {**account.params(), "now": now, "id": contact_id},
     )
 
 
 def find_contacts(
     tx: Transaction,
-    provider: str,
+    account: Account,
     *,
     email: str | None = None,
     query: str | None = None,
@@ -203,8 +233,8 @@ def find_contacts(
     limit: int = 50,
 ) -> list[Row]:
     """Live contacts matching every given criterion, most recently updated first."""
-    where = ["provider = :provider", "deleted_at IS NULL"]
-    params: dict[str, Any] = {"provider": provider, "limit": limit}
+    where = [account.where(), "deleted_at IS NULL"]
+    params: dict[str, Any] = {**account.params(), "limit": limit}
     if email is not None:
         where.append("email = :email")
         params["email"] = email.strip().lower()
@@ -228,14 +258,95 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# -- what the store holds, for assets, checks and status -------------------------------------------
+
+
+def row_counts(tx: Transaction, account: Account) -> dict[str, int]:
+    """``live`` and ``deleted`` rows of the account."""
+    row = tx.fetchone(
+        "SELECT count(*) FILTER (WHERE deleted_at IS NULL) AS live, "
+        f"count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM contacts WHERE {account.where()}",
+        account.params(),
+    )
+    return {"live": int(row["live"] or 0), "deleted": int(row["deleted"] or 0)} if row else {"live": 0, "deleted": 0}
+
+
+def accounts(tx: Transaction) -> list[Row]:
+    """Every account the store holds rows of: ``provider``, ``location_id``, ``live``, ``deleted``."""
+    return tx.fetchall(
+        "SELECT provider, location_id, count(*) FILTER (WHERE deleted_at IS NULL) AS live, "
+        "count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted "
+        "FROM contacts GROUP BY provider, location_id ORDER BY provider, location_id"
+    )
+
+
+def other_accounts_live(tx: Transaction, account: Account) -> list[Row]:
+    """Accounts of the same CRM besides ``account`` that still have live rows here (never read)."""
+    if not account.id:
+        return []
+    return [
+        r
+        for r in accounts(tx)
+        if r["provider"] == account.provider and (r["location_id"] or "") != account.id and r["live"]
+    ]
+
+
+# Row-level health conditions, by the metadata name a check reports them under.
+HEALTH_CONDITIONS = {
+    "rows_with_duplicate_id": "id IN (SELECT id FROM contacts GROUP BY provider, id HAVING count(*) > 1)",
+    "empty_ids": "deleted_at IS NULL AND (id IS NULL OR id = '')",
+    "mixed_case_emails": "email IS NOT NULL AND email <> lower(email)",
+}
+
+
+def count_unhealthy(tx: Transaction, account: Account, condition: str) -> int:
+    """Rows of the account breaking one of :data:`HEALTH_CONDITIONS`."""
+    sql = f"SELECT count(*) FROM contacts WHERE {account.where()} AND {HEALTH_CONDITIONS[condition]}"
+    return int(tx.scalar(sql, account.params()))
+
+
+def newest_synced_at(tx: Transaction, account: Account) -> datetime | None:
+    return tx.scalar(f"SELECT max(synced_at) FROM contacts WHERE {account.where()}", account.params())
+
+
+def record_email_activity(
+    tx: Transaction, contact_id: str | None, to_email: str | None, status: str, now: datetime
+) -> None:
+    """The vendor's latest word on email to a contact (by id, or by address), for agents' reads."""
+    tx.execute(
+        "UPDATE contacts SET last_email_status = :status, last_email_at = :now "
+        "WHERE (id = :contact_id OR email = :to_email) AND deleted_at IS NULL",
+        {"status": status, "now": now, "contact_id": contact_id, "to_email": to_email},
+    )
+
+
+# -- an agent's change, applied locally before the vendor confirms it -----------------------------
+
+
+def apply_local_change(
+    tx: Transaction, account: Account, contact_id: str, values: Mapping[str, Any], now: datetime
+) -> None:
+    """Write ``values`` to the row and mark it pending; ``pending_since`` keeps the start of a run
+    of queued changes (their outcomes are judged together)."""
+    unknown = set(values) - set(RESTORABLE_COLUMNS)
+    if unknown:
+        raise ValueError(f"not a writable contact column: {', '.join(sorted(unknown))}")
+    assignments = "".join(f"{column} = :{column}, " for column in values)
+    tx.execute(
+        f"UPDATE contacts SET {assignments}pending_since = COALESCE(pending_since, :now) "
+        f"WHERE {account.where()} AND id = :id",
+        {**values, **account.params(), "now": now, "id": contact_id},
+    )
+
+
 def settle_pending(
     tx: Transaction,
-    provider: str,
+    account: Account,
     contact_id: str,
     *,
     now: datetime,
     fresh: Contact | None = None,
-    restore: dict[str, Any] | None = None,
+    restore: Mapping[str, Any] | None = None,
 ) -> None:
     """Finish an agent's local change once the vendor answered.
 
@@ -243,16 +354,11 @@ def settle_pending(
     ``before`` snapshot of a rejected write) puts the old values back. Either way the row stops
     being pending.
     """
-    if fresh is not None:
-        tx.execute(
-            "UPDATE contacts SET pending_since = NULL WHERE provider = :provider AND id = :id",
-            {"provider": provider, "id": contact_id},
-        )
-        upsert_contacts(tx, [fresh], now)
-        return
-    values = {k: v for k, v in (restore or {}).items() if k in _RESTORABLE}
+    values = {} if fresh is not None else {k: v for k, v in (restore or {}).items() if k in RESTORABLE_COLUMNS}
     assignments = "".join(f"{column} = :{column}, " for column in values)
     tx.execute(
-        f"UPDATE contacts SET {assignments}pending_since = NULL WHERE provider = :provider AND id = :id",
-        {**values, "provider": provider, "id": contact_id},
+        f"UPDATE contacts SET {assignments}pending_since = NULL WHERE {account.where()} AND id = :id",
+        {**values, **account.params(), "id": contact_id},
     )
+    if fresh is not None:
+        upsert_contacts(tx, [fresh], now)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import Store
+from .base import Store, Transaction
 from .errors import MigrationError
 
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -99,6 +99,11 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Mig
             )
         applied_now.append(migration)
     return applied_now
+
+
+def applied_versions(tx: Transaction) -> list[int]:
+    """Versions recorded in ``schema_migrations``, in order."""
+    return [r["version"] for r in tx.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
 
 
 _migrated_urls: set[str] = set()

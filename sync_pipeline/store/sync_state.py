@@ -37,3 +37,9 @@ def save(tx: Transaction, stream: str, *, cursor: str | None, checkpoint: dict[s
         "updated_at = excluded.updated_at",
         {"stream": stream, "cursor": cursor, "checkpoint": checkpoint, "at": at},
     )
+
+
+def all_streams(tx: Transaction) -> list[StreamState]:
+    """Every stream's state, by name."""
+    rows = tx.fetchall("SELECT stream, cursor, checkpoint, updated_at FROM sync_state ORDER BY stream")
+    return [StreamState(r["stream"], r["cursor"], r["checkpoint"], r["updated_at"]) for r in rows]

@@ -1,11 +1,12 @@
-"""Queries behind the webhook receiver: replay receipts, quarantine, contact change markers,
-delivery status of sent jobs."""
+"""Queries on the webhook receiver's own tables: replay receipts, quarantine, contact change markers.
+
+(Delivery events update the ``outbox``; their queries live in :mod:`.outbox`.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from .base import Transaction
+from .base import Row, Transaction
 
 
 def first_receipt(tx: Transaction, source: str, webhook_id: str, now: datetime) -> bool:
@@ -57,36 +58,15 @@ def mark_contact_events_processed(tx: Transaction, provider: str, received_befor
     )
 
 
-def record_delivery(tx: Transaction, provider: str, provider_ref: str, status: str, now: datetime) -> int:
-    """A vendor reported what became of a sent message; return how many jobs matched."""
-    job = tx.scalar(
-        "SELECT id FROM outbox WHERE provider = :provider AND provider_ref = :ref",
-        {"provider": provider, "ref": provider_ref},
+def quarantine_since(tx: Transaction, since: datetime) -> list[Row]:
+    """Quarantined deliveries since ``since`` by source and reason: ``source``, ``reason``, ``n``, ``latest``."""
+    return tx.fetchall(
+        "SELECT source, reason, count(*) AS n, max(received_at) AS latest FROM webhook_quarantine "
+        "WHERE received_at >= :since GROUP BY source, reason ORDER BY n DESC, source, reason LIMIT 20",
+        {"since": since},
     )
-    return 0 if job is None else _deliver(tx, str(job), status, now)
 
 
-def record_delivery_to(tx: Transaction, provider: str, to_email: str, status: str, now: datetime) -> int:
-    """Like :func:`record_delivery`, for vendors whose events name the recipient, not the message:
-    the latest email sent to that address takes the status."""
-    latest = tx.scalar(
-        "SELECT id FROM outbox WHERE provider = :provider AND to_email = :to AND status = 'sent' "
-        "ORDER BY done_at DESC LIMIT 1",
-        {"provider": provider, "to": to_email},
-    )
-    return 0 if latest is None else _deliver(tx, str(latest), status, now)
-
-
-def _deliver(tx: Transaction, job_id: str, status: str, now: datetime) -> int:
-    """Set the job's delivery status and its contact's latest email activity."""
-    tx.execute(
-        "UPDATE outbox SET delivery_status = :status, delivery_updated_at = :now WHERE id = :id",
-        {"status": status, "now": now, "id": job_id},
-    )
-    tx.execute(
-        "UPDATE contacts SET last_email_status = :status, last_email_at = :now "
-        "WHERE (id = (SELECT contact_id FROM outbox WHERE id = :id) "
-        "       OR email = (SELECT to_email FROM outbox WHERE id = :id)) AND deleted_at IS NULL",
-        {"status": status, "now": now, "id": job_id},
-    )
-    return 1
+def ping(tx: Transaction) -> None:
+    """A round trip to the database (health checks)."""
+    tx.scalar("SELECT 1")

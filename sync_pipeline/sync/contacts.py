@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from ..providers.base import CRMProvider
 from ..store import Store
 from ..store import sync_state as state_q
-from ..store.contacts import UpsertCounts, upsert_contacts
+from ..store.contacts import Account, UpsertCounts, upsert_contacts
 
 Progress = Callable[[str], None]
 
@@ -52,8 +52,9 @@ class SyncReport:
         }
 
 
-def stream_name(crm: CRMProvider) -> str:
-    return f"{crm.name}_contacts"
+def crm_account(crm: CRMProvider) -> Account:
+    """The account a CRM provider reads: its sync position and rows are kept apart from others'."""
+    return Account(crm.name, crm.account)
 
 
 def sync_contacts(
@@ -68,7 +69,7 @@ def sync_contacts(
 ) -> SyncReport:
     """Bring the local contacts up to date with ``crm``; resume an interrupted run if there is one."""
     started = time.monotonic()
-    stream = stream_name(crm)
+    stream = crm_account(crm).stream
     with store.transaction() as tx:
         state = state_q.load(tx, stream)
     checkpoint = state.checkpoint or {}

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from ..providers.base import CRMProvider
 from ..store import Store
-from ..store.contacts import live_ids, soft_delete
+from ..store.contacts import ids_synced_since, live_ids, soft_delete
+from .contacts import crm_account
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,13 @@ def reconcile_deletions(
         if not page.next_cursor:
             break
         cursor = page.next_cursor
+    account = crm_account(crm)
     with store.transaction() as tx:
-        local = live_ids(tx, crm.name)
-        fresh = {
-            r["id"]
-            for r in tx.fetchall(
-                "SELECT id FROM contacts WHERE provider = :provider AND synced_at >= :started",
-                {"provider": crm.name, "started": listing_started},
-            )
-        }
+        local = live_ids(tx, account)
+        fresh = ids_synced_since(tx, account, listing_started)
     gone = sorted(local - crm_ids - fresh)
     deleted = 0
     for start in range(0, len(gone), 500):
         with store.transaction() as tx:
-            deleted += soft_delete(tx, crm.name, gone[start : start + 500], clock())
+            deleted += soft_delete(tx, account, gone[start : start + 500], clock())
     return ReconcileReport(len(crm_ids), len(local), deleted, pages, time.monotonic() - started)

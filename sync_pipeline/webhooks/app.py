@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from ..settings import Settings
 from ..store import Store
+from ..store import webhooks as webhooks_q
 from .ghl import handle_ghl
 from .ghl_signature import GhlVerifier
 from .instantly import handle_instantly
@@ -67,4 +68,4 @@ def build_app(store: Store, settings: Settings) -> Starlette:
 
 def _ping(store: Store) -> None:
     with store.transaction() as tx:
-        tx.scalar("SELECT 1")
+        webhooks_q.ping(tx)

@@ -7,13 +7,17 @@ from typing import Any
 
 from sync_pipeline.sandbox import FaultConfig, SandboxConfig
 from sync_pipeline.store import contacts as contacts_q
+from sync_pipeline.store.contacts import Account
 from sync_pipeline.sync.reconcile import reconcile_deletions
 from sync_pipeline_tests.wiring import Wired, sync_with
 
 
 def local_live(wired: Wired) -> dict[str, dict[str, Any]]:
     with wired.store.transaction() as tx:
-        rows = tx.fetchall("SELECT * FROM contacts WHERE provider = 'ghl' AND deleted_at IS NULL")
+        rows = tx.fetchall(
+            "SELECT * FROM contacts WHERE provider = 'ghl' AND location_id = :location AND deleted_at IS NULL",
+            {"location": wired.settings.ghl_location_id},
+        )
     return {r["id"]: r for r in rows}
 
 
@@ -135,7 +139,7 @@ def test_read_through_refreshes_one_stale_contact(wire) -> None:
     time.sleep(0.05)
     assert agent.get_contact(target, max_age=timedelta(milliseconds=10), **kw) is None
     with wired.store.transaction() as tx:
-        assert contacts_q.get_contact(tx, "ghl", target)["deleted_at"] is not None
+        assert contacts_q.get_contact(tx, Account("ghl"), target)["deleted_at"] is not None
 
 
 def test_a_contact_read_through_is_not_rewritten_by_the_next_sync(wire) -> None:

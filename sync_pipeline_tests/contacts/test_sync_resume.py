@@ -10,6 +10,7 @@ import time
 
 from sync_pipeline.sandbox import LatencyConfig, SandboxConfig
 from sync_pipeline.store import sync_state as state_q
+from sync_pipeline.store.contacts import Account
 from sync_pipeline_tests.contacts.test_contacts_sync import assert_converged
 from sync_pipeline_tests.wiring import sync_with
 
@@ -33,7 +34,7 @@ def test_killed_sync_resumes_without_rereading_finished_pages(wire) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with wired.store.transaction() as tx:
-                state = state_q.load(tx, "ghl_contacts")
+                state = state_q.load(tx, Account.configured(wired.settings).stream)
                 stored = tx.scalar("SELECT count(*) FROM contacts")
             if state.checkpoint and stored >= 8 * PAGE:
                 break

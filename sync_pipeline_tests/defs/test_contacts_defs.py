@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from sync_pipeline.defs.contacts.assets import ghl_contacts
-from sync_pipeline.defs.contacts.automation import ghl_contacts_sensor, ghl_reconcile_job, sync_due
+from sync_pipeline.defs.contacts.automation import ghl_contacts_sensor, ghl_reconcile_job
 from sync_pipeline.defs.contacts.checks import CHECKS
-from sync_pipeline.defs.providers import ProvidersResource
-from sync_pipeline.defs.resources import StoreResource
+from sync_pipeline.defs.contacts.freshness import ContactsFreshness
+from sync_pipeline.defs.resources import ProvidersResource, StoreResource
 from sync_pipeline.store import webhooks as webhooks_q
 
 
@@ -84,11 +84,11 @@ def test_sensor_requests_a_sync_tick_by_tick(wire) -> None:
 
 def test_sync_due_rules() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    window = timedelta(minutes=15)
-    assert sync_due(None, 0, now, window) == "contacts were never synced"
-    assert sync_due(now - timedelta(minutes=3), 0, now, window) is None
-    assert sync_due(now - timedelta(minutes=10), 0, now, window) == "last sync 10 min ago"
-    assert sync_due(now - timedelta(minutes=1), 2, now, window) == "2 contact change(s) reported by webhook"
+    sync_due = ContactsFreshness(timedelta(minutes=15)).sync_due
+    assert sync_due(None, 0, now) == "contacts were never synced"
+    assert sync_due(now - timedelta(minutes=3), 0, now) is None
+    assert sync_due(now - timedelta(minutes=10), 0, now) == "last sync 10 min ago"
+    assert sync_due(now - timedelta(minutes=1), 2, now) == "2 contact change(s) reported by webhook"
 
 
 def test_reconcile_job_soft_deletes_contacts_gone_from_the_crm(wire) -> None:

@@ -27,6 +27,26 @@ def test_importing_definitions_touches_no_database(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_definitions_load_with_bad_settings(tmp_path: Path) -> None:
+    """A malformed variable fails the runs that read it, never the whole code location."""
+    env = {
+        **os.environ,
+        "SYNC_PIPELINE_DB": "nonsense://x",
+        "CONTACTS_FRESHNESS_MINUTES": "soon",
+        "CRM_PROVIDER": "nope",
+        "GHL_BASE_URL": "not a url",
+    }
+    code = (
+        "import dagster as dg\n"
+        "from sync_pipeline.definitions import defs\n"
+        "dg.Definitions.validate_loadable(defs)\n"
+        "from sync_pipeline.settings import get_settings\n"
+        "assert get_settings.cache_info().currsize == 0, 'settings were read at load'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_dagster_definitions_validate_from_repo_root(tmp_path: Path) -> None:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 
 from sync_pipeline import agent
 from sync_pipeline.defs.outbox.job import send_outbox
 from sync_pipeline.defs.outbox.sensor import outbox_sensor
-from sync_pipeline.defs.providers import ProvidersResource
-from sync_pipeline.defs.resources import StoreResource
+from sync_pipeline.defs.resources import ProvidersResource, StoreResource
+from sync_pipeline.status import collect_status, format_status
+from sync_pipeline.store import outbox as outbox_q
+from sync_pipeline.store.outbox import JobStatus
 from sync_pipeline_tests.wiring import sync_with
 
 
@@ -82,3 +86,43 @@ def test_outbox_sensor_requests_a_drain_only_when_jobs_are_due(wire) -> None:
         instance.create_run_for_job(job_def=send_outbox)  # a drain already queued
         busy = outbox_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
         assert busy.run_requests == [] and "still running" in busy.skip_message
+
+
+def test_a_write_behind_an_unknown_job_is_not_due_and_says_why(wire) -> None:
+    """The sensor asks the claim's own question: a CRM write queued behind an ``unknown`` write to
+    the same contact can never be claimed, so no empty drain is started for it."""
+    wired = wire(contacts=20)
+    sync_with(wired, page_size=500)
+    kw = {"store": wired.store, "settings": wired.settings}
+    first, second = (c["id"] for c in agent.find_contacts(query="@", limit=2, **kw))
+    stuck = agent.update_contact(first, first_name="Ann", **kw)
+    waiting = agent.update_contact(first, first_name="Anne", **kw)
+    behind_queued = agent.update_contact(second, first_name="Bo", **kw)
+    agent.update_contact(second, first_name="Bob", **kw)  # waits behind a claimable job: plain order
+    now = datetime.now(UTC)
+    with wired.store.transaction() as tx:
+        assert outbox_q.due_count(tx, now) == 2  # the head of each contact's queue
+    claimed = outbox_q.claim(wired.store, owner="test", now=now, lease_until=now + timedelta(minutes=1), limit=1)
+    assert [r["id"] for r in claimed] == [stuck]
+    with wired.store.transaction() as tx:
+        outbox_q.mark_final(tx, stuck, JobStatus.UNKNOWN, "vendor cannot tell whether it was sent", now)
+        outbox_q.mark_sent(tx, behind_queued, "ref", now)  # its follower becomes claimable
+        assert outbox_q.due_count(tx, now) == 1
+
+    follower = outbox_q.claim(wired.store, owner="test", now=now, lease_until=now + timedelta(minutes=1), limit=5)
+    with wired.store.transaction() as tx:
+        outbox_q.mark_sent(tx, follower[0]["id"], "ref", now)
+        assert outbox_q.due_count(tx, datetime.now(UTC)) == 0
+
+    resources = _resources(wired)
+    with dg.instance_for_test() as instance:
+        tick = outbox_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
+    assert tick.run_requests == []
+    assert "no outbox job is due" in tick.skip_message
+    assert f"job {waiting}" in tick.skip_message and f"waits for job {stuck}, which is unknown" in tick.skip_message
+
+    status = collect_status(wired.store, wired.settings)
+    assert [(b["job_id"], b["blocked_by"], b["blocked_by_status"]) for b in status["outbox_blocked"]] == [
+        (waiting, stuck, "unknown")
+    ]
+    assert f"job {waiting} (update_contact) waits for job {stuck} [unknown]" in format_status(status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from sync_pipeline import agent, cli
 from sync_pipeline.outbox.callbacks import MAX_ATTEMPTS, deliver_callbacks
 from sync_pipeline.store import Store
 from sync_pipeline.store import outbox as outbox_q
@@ -51,3 +52,18 @@ def test_jobs_still_queued_get_no_callback_yet(store: Store, webhook_sink) -> No
             tx, outbox_q.NewJob("send_email", "ghl", {}, "k4", callback_url=webhook_sink.url), datetime.now(UTC)
         )
     assert deliver_callbacks(store) == {"delivered": 0, "retry": 0, "failed": 0}
+
+
+def test_cli_drain_delivers_callbacks(ready, webhook_sink, capsys) -> None:
+    """`sync-pipeline outbox drain` ends as every drain does: each finished job's result reaches
+    its callback URL (before, only the Dagster job delivered callbacks)."""
+    to = agent.find_contacts(query="@", limit=1, store=ready.store, settings=ready.settings)[0]["email"]
+    job = agent.enqueue_email(
+        to, "Hi", "<p>x</p>", callback_url=webhook_sink.url, store=ready.store, settings=ready.settings
+    )
+    ready.store.close()  # the CLI opens the store itself
+    assert cli.main(["outbox", "drain"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["sent"], report["callbacks_delivered"]) == (1, 1)
+    [body] = [json.loads(b) for b in webhook_sink.bodies()]
+    assert (body["job_id"], body["status"]) == (job, "sent")

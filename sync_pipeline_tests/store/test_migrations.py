@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from sync_pipeline.status import TABLES
 from sync_pipeline.store import MigrationError, Store, connect, migrate
 from sync_pipeline.store.migrations import Migration, load_migrations, split_statements
+from sync_pipeline.store.overview import TABLES
 from sync_pipeline_tests.conftest import store_url
 
 CONTRACT_TABLES = {*TABLES, "schema_migrations"}

@@ -18,6 +18,7 @@ from sync_pipeline.sandbox.server import ServerThread
 from sync_pipeline.settings import Settings
 from sync_pipeline.store import Store
 from sync_pipeline.store import contacts as contacts_q
+from sync_pipeline.store.contacts import Account
 from sync_pipeline.webhooks.app import build_app
 
 KEY = ed25519.Ed25519PrivateKey.generate()
@@ -62,7 +63,7 @@ def test_signed_contact_events_mark_dirty_and_deletes_apply_at_once(receiver: st
     assert _post(receiver, _event("ContactDelete", "c1", "w2")).status_code == 200
     with store.transaction() as tx:
         events = tx.fetchall("SELECT contact_id, event_type FROM contact_events ORDER BY id")
-        deleted = contacts_q.get_contact(tx, "ghl", "c1")
+        deleted = contacts_q.get_contact(tx, Account("ghl"), "c1")
     assert [(e["contact_id"], e["event_type"]) for e in events] == [
         ("c2", "ContactUpdate"),
         ("c1", "ContactDelete"),

@@ -4,16 +4,16 @@ The asset keeps its contract name whichever CRM is configured (``CRM_PROVIDER=hu
 HubSpot into the same table through the same code).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from ...providers.lifecycle import close_provider, transport_metadata
-from ...settings import get_settings
+from ...store import contacts as contacts_q
 from ...store import webhooks as webhooks_q
-from ...sync.contacts import sync_contacts
-from ..providers import ProvidersResource
-from ..resources import StoreResource
+from ...sync.contacts import crm_account, sync_contacts
+from ..resources import ProvidersResource, StoreResource
+from .freshness import ContactsFreshness
 
 
 class ContactsSyncConfig(dg.Config):
@@ -21,20 +21,12 @@ class ContactsSyncConfig(dg.Config):
     page_size: int = 100
 
 
-def contacts_freshness_policy() -> dg.FreshnessPolicy:
-    """Fail after ``CONTACTS_FRESHNESS_MINUTES`` without a materialization, warn at two thirds."""
-    minutes = get_settings().contacts_freshness_minutes
-    return dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(minutes=minutes), warn_window=timedelta(minutes=max(1, minutes * 2 // 3))
-    )
-
-
 @dg.asset(
     name="ghl_contacts",
     group_name="contacts",
     kinds={"http", "sql"},
     description="CRM contacts synced incrementally into the local `contacts` table (soft deletes included).",
-    freshness_policy=contacts_freshness_policy(),
+    freshness_policy=ContactsFreshness().policy(),
     pool="crm_api",
 )
 def ghl_contacts(
@@ -46,6 +38,7 @@ def ghl_contacts(
     """Fetch contacts changed since the stored cursor and upsert them by content hash."""
     db = store.get_store()
     crm = providers.crm(db)
+    account = crm_account(crm)
     started = datetime.now(UTC)
     try:
         report = sync_contacts(db, crm, full=config.full, page_size=config.page_size, progress=context.log.info)
@@ -54,18 +47,26 @@ def ghl_contacts(
         close_provider(crm)
     with db.transaction() as tx:
         covered = webhooks_q.mark_contact_events_processed(tx, crm.name, started, datetime.now(UTC))
-        live = tx.scalar("SELECT count(*) FROM contacts WHERE provider = :p AND deleted_at IS NULL", {"p": crm.name})
-        deleted = tx.scalar(
-            "SELECT count(*) FROM contacts WHERE provider = :p AND deleted_at IS NOT NULL", {"p": crm.name}
-        )
+        rows = contacts_q.row_counts(tx, account)
+        others = contacts_q.other_accounts_live(tx, account)
     context.log.info(f"{report.stream}: {report.mode} sync, {report.pages} pages, {report.counts}")
+    if others:
+        context.log.warning(other_accounts_note(others))
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": int(live),
-            "rows_soft_deleted_total": int(deleted),
+            "dagster/row_count": rows["live"],
+            "rows_soft_deleted_total": rows["deleted"],
             "crm_provider": crm.name,
+            "crm_account": account.id,
+            "rows_of_other_accounts": sum(int(r["live"]) for r in others),
             "webhook_events_covered": covered,
             **report.as_metadata(),
             **api,
         }
     )
+
+
+def other_accounts_note(others: list[dict]) -> str:
+    """Says that the store also holds another account's contacts, which no read returns."""
+    listed = ", ".join(f"{r['live']} of {r['location_id'] or '(no account)'}" for r in others)
+    return f"the store also holds live contacts of other accounts ({listed}); agents read only the configured one"

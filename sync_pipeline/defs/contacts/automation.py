@@ -7,38 +7,25 @@ same reason idempotent, and the ``sync_pipeline/exclusive`` run tag keeps one sy
 """
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from ...providers.lifecycle import close_provider, transport_metadata
+from ...store import contacts as contacts_q
 from ...store import sync_state as state_q
 from ...store import webhooks as webhooks_q
 from ...sync.reconcile import reconcile_deletions
-from ..providers import ProvidersResource
-from ..resources import StoreResource
+from ..resources import ProvidersResource, StoreResource
 from ..tags import exclusive
-from .assets import ghl_contacts
-
-# Sync this long before the freshness window would be missed, so a run has time to finish.
-FRESHNESS_MARGIN = timedelta(minutes=5)
+from .assets import ghl_contacts, other_accounts_note
+from .freshness import ContactsFreshness
 
 ghl_contacts_job = dg.define_asset_job(
     "ghl_contacts_sync",
     selection=dg.AssetSelection.assets(ghl_contacts),
     tags=exclusive("ghl_contacts"),
 )
-
-
-def sync_due(last_sync: datetime | None, pending_events: int, now: datetime, freshness: timedelta) -> str | None:
-    """Why a sync should run now, or None."""
-    if pending_events:
-        return f"{pending_events} contact change(s) reported by webhook"
-    if last_sync is None:
-        return "contacts were never synced"
-    if now - last_sync >= max(freshness - FRESHNESS_MARGIN, freshness / 2):
-        return f"last sync {int((now - last_sync).total_seconds() // 60)} min ago"
-    return None
 
 
 @dg.sensor(
@@ -51,16 +38,20 @@ def sync_due(last_sync: datetime | None, pending_events: int, now: datetime, fre
 def ghl_contacts_sensor(
     context: dg.SensorEvaluationContext, store: StoreResource, providers: ProvidersResource
 ) -> dg.SensorResult | dg.SkipReason:
-    settings = providers.settings()
+    settings, account = providers.settings(), providers.account()
     now = datetime.now(UTC)
     with store.get_store().transaction() as tx:
-        pending, newest_event = webhooks_q.unprocessed_contact_events(tx, settings.crm_provider)
-        state = state_q.load(tx, f"{settings.crm_provider}_contacts")
+        pending, newest_event = webhooks_q.unprocessed_contact_events(tx, account.provider)
+        state = state_q.load(tx, account.stream)
+        others = contacts_q.other_accounts_live(tx, account)
     last_sync = state.updated_at if state.checkpoint is None else None
-    reason = sync_due(last_sync, pending, now, timedelta(minutes=settings.contacts_freshness_minutes))
+    reason = ContactsFreshness.configured(settings).sync_due(last_sync, pending, now)
     previous = json.loads(context.cursor) if context.cursor else {}
     if reason is None:
-        return dg.SkipReason(f"contacts fresh (last sync {last_sync.isoformat() if last_sync else 'never'})")
+        note = f"; {other_accounts_note(others)}" if others else ""
+        return dg.SkipReason(
+            f"{account} contacts fresh (last sync {last_sync.isoformat() if last_sync else 'never'}){note}"
+        )
     # One request per new webhook event batch, or per stale sync state: re-evaluating the same
     # situation produces the same run key, which Dagster does not launch twice.
     run_key = f"events-{newest_event}" if pending else f"fresh-{last_sync.isoformat() if last_sync else 'never'}"

@@ -1,45 +1,35 @@
 """What "healthy" means for the local contacts, checked after every ``ghl_contacts`` run."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
-from ..providers import ProvidersResource
-from ..resources import StoreResource
+from ...store import contacts as contacts_q
+from ...store import sync_state as state_q
+from ..resources import ProvidersResource, StoreResource
 from .assets import ghl_contacts
+from .freshness import ContactsFreshness
 
 
-def _crm(providers: ProvidersResource) -> str:
-    return providers.settings().crm_provider
-
-
-def _offending_rows(store: StoreResource, providers: ProvidersResource, condition: str) -> int:
+def _unhealthy(store: StoreResource, providers: ProvidersResource, condition: str) -> dg.AssetCheckResult:
     with store.get_store().transaction() as tx:
-        return int(
-            tx.scalar(f"SELECT count(*) FROM contacts WHERE provider = :p AND {condition}", {"p": _crm(providers)})
-        )
+        rows = contacts_q.count_unhealthy(tx, providers.account(), condition)
+    return dg.AssetCheckResult(passed=rows == 0, metadata={condition: rows})
 
 
 @dg.asset_check(asset=ghl_contacts, description="Every CRM id appears once (per provider).")
 def contacts_unique_ids(store: StoreResource, providers: ProvidersResource) -> dg.AssetCheckResult:
-    rows = _offending_rows(
-        store,
-        providers,
-        "id IN (SELECT id FROM contacts WHERE provider = :p GROUP BY id HAVING count(*) > 1)",
-    )
-    return dg.AssetCheckResult(passed=rows == 0, metadata={"rows_with_duplicate_id": rows})
+    return _unhealthy(store, providers, "rows_with_duplicate_id")
 
 
 @dg.asset_check(asset=ghl_contacts, description="No live contact has an empty id.")
 def contacts_ids_present(store: StoreResource, providers: ProvidersResource) -> dg.AssetCheckResult:
-    rows = _offending_rows(store, providers, "deleted_at IS NULL AND (id IS NULL OR id = '')")
-    return dg.AssetCheckResult(passed=rows == 0, metadata={"empty_ids": rows})
+    return _unhealthy(store, providers, "empty_ids")
 
 
 @dg.asset_check(asset=ghl_contacts, description="Emails are stored lower-cased, so lookups by email match.")
 def contacts_emails_lowercase(store: StoreResource, providers: ProvidersResource) -> dg.AssetCheckResult:
-    rows = _offending_rows(store, providers, "email IS NOT NULL AND email <> lower(email)")
-    return dg.AssetCheckResult(passed=rows == 0, metadata={"mixed_case_emails": rows})
+    return _unhealthy(store, providers, "mixed_case_emails")
 
 
 @dg.asset_check(
@@ -47,21 +37,21 @@ def contacts_emails_lowercase(store: StoreResource, providers: ProvidersResource
     description="Row-level freshness: the newest synced_at is within CONTACTS_FRESHNESS_MINUTES.",
 )
 def contacts_synced_recently(store: StoreResource, providers: ProvidersResource) -> dg.AssetCheckResult:
-    window = timedelta(minutes=providers.settings().contacts_freshness_minutes)
+    freshness = ContactsFreshness.configured(providers.settings())
+    account = providers.account()
     with store.get_store().transaction() as tx:
-        newest = tx.scalar("SELECT max(synced_at) FROM contacts WHERE provider = :p", {"p": _crm(providers)})
-        last_run = tx.scalar(
-            "SELECT updated_at FROM sync_state WHERE stream = :s", {"s": f"{_crm(providers)}_contacts"}
-        )
+        newest = contacts_q.newest_synced_at(tx, account)
+        last_run = state_q.load(tx, account.stream).updated_at
     # An incremental run that found nothing new rewrites no row, so the stream's own timestamp
     # (set by every completed run) also counts as "seen the CRM recently".
     latest = max(filter(None, (newest, last_run)), default=None)
-    age = None if latest is None else datetime.now(UTC) - latest
+    now = datetime.now(UTC)
+    age = None if latest is None else now - latest
     return dg.AssetCheckResult(
-        passed=age is not None and age <= window,
+        passed=freshness.is_fresh(latest, now),
         metadata={
             "age_minutes": round(age.total_seconds() / 60, 2) if age else -1.0,
-            "window_minutes": window.total_seconds() / 60,
+            "window_minutes": freshness.window.total_seconds() / 60,
         },
     )
 

@@ -9,20 +9,16 @@ on several machines, together stay under that vendor's limit.
 """
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 
-from ...outbox.callbacks import deliver_callbacks
-from ...outbox.drain import DrainReport, claim_chunks, process_chunk, worker_id
-from ...outbox.run import configured_worker, providers_of
+from ...outbox.drain import DrainReport, claim_chunks, finish_drain, process_chunk, worker_id
+from ...outbox.run import configured_worker
 from ...providers import registry
-from ...providers.lifecycle import transport_metadata
-from ..providers import ProvidersResource
-from ..resources import StoreResource
+from ..resources import ProvidersResource, StoreResource
 from ..tags import exclusive
 
 VENDORS = sorted(set(registry.CRM_CLASSES) | set(registry.EMAIL_CLASSES))
@@ -62,19 +58,12 @@ def _send_op(vendor: str) -> dg.OpDefinition:
         store: StoreResource,
         providers: ProvidersResource,
         chunk: list,
-    ) -> dict:
+    ) -> DrainReport:
         with configured_worker(store.get_store(), providers.settings(), vendor) as worker:
             report = process_chunk(worker, chunk, concurrency=config.concurrency)
-            api: Counter = Counter()
-            for provider in providers_of(worker):
-                api.update({k: v for k, v in transport_metadata(provider).items() if isinstance(v, int | float)})
+            report.count_transport(worker.providers())
         context.log.info(f"{vendor}: {report.as_metadata()}")
-        return {
-            "outcomes": [[a, o, n] for (a, o), n in report.outcomes.items()],
-            "duration_s": report.duration_s,
-            "api_calls": api.get("api_calls", 0),
-            "api_rate_limited": api.get("api_rate_limited", 0),
-        }
+        return report
 
     return send
 
@@ -84,25 +73,20 @@ SEND_OPS = {vendor: _send_op(vendor) for vendor in VENDORS}
 
 @dg.op(ins={vendor: dg.In(list) for vendor in VENDORS})
 def report_outbox(context: dg.OpExecutionContext, store: StoreResource, **reports: list) -> dg.Output[dict]:
-    """Totals by action and outcome, throughput and 429s as metadata; then deliver callbacks."""
+    """Totals by action and outcome, throughput and 429s as metadata, after the drain's common end
+    (:func:`~sync_pipeline.outbox.drain.finish_drain`: callbacks)."""
     total = DrainReport()
-    api_calls = rate_limited = 0
-    for vendor_reports in reports.values():
-        for part in vendor_reports:
-            total.outcomes.update({(a, o): n for a, o, n in part["outcomes"]})
-            total.duration_s = max(total.duration_s, part["duration_s"])
-            api_calls += part["api_calls"]
-            rate_limited += part["api_rate_limited"]
-    callbacks = deliver_callbacks(store.get_store())
+    parts = [part for vendor_reports in reports.values() for part in vendor_reports]
+    for part in parts:
+        total.merge(part)
+    # whole-run throughput: chunks may have run one after another or at once
     run_stats = context.instance.get_run_stats(context.run_id)
-    if run_stats.start_time:  # whole-run throughput: chunks may have run one after another or at once
-        total.duration_s = max(time.time() - run_stats.start_time, 1e-6)
-    metadata = {
-        **total.as_metadata(),
-        "api_calls": api_calls,
-        "api_429s": rate_limited,
-        **{f"callbacks_{k}": v for k, v in callbacks.items()},
-    }
+    total.duration_s = (
+        max(time.time() - run_stats.start_time, 1e-6)
+        if run_stats.start_time
+        else max((part.duration_s for part in parts), default=0.0)
+    )
+    metadata = finish_drain(store.get_store(), total).as_metadata()
     context.log.info(f"outbox drained: {metadata}")
     return dg.Output(metadata, metadata=metadata)
 

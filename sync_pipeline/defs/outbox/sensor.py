@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from ...status import describe_blocked
 from ...store import outbox as outbox_q
 from ..resources import StoreResource
 from .job import send_outbox
@@ -27,8 +28,10 @@ def outbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> 
     now = datetime.now(UTC)
     with store.get_store().transaction() as tx:
         due = outbox_q.due_count(tx, now)
+        blocked = [] if due else outbox_q.blocked_writes(tx, now)
     if not due:
-        return dg.SkipReason("no outbox job is due")
+        why = f"; {describe_blocked(blocked)}" if blocked else ""
+        return dg.SkipReason(f"no outbox job is due{why}")
     running = context.instance.get_runs(filters=dg.RunsFilter(job_name=send_outbox.name, statuses=ACTIVE_RUNS), limit=1)
     if running:
         return dg.SkipReason(f"{due} job(s) due; drain {running[0].run_id[:8]} is still running")
