@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 DAGSTER_CONFIG ?= dagster.yaml
 export DAGSTER_HOME ?= $(CURDIR)/.sync_pipeline/dagster
 
-.PHONY: demo test dev dev-sandbox lint bench clean
+.PHONY: demo test dev dev-sandbox lint clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
