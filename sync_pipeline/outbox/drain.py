@@ -8,6 +8,7 @@ process, under the vendor's limit.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -22,9 +23,11 @@ from typing import Any
 from ..providers.lifecycle import transport_metadata
 from ..store import Row, Store
 from ..store import outbox as outbox_q
-from ..store.outbox import ACTIVE, JobStatus
+from ..store.outbox import JobStatus
 from .callbacks import deliver_callbacks
-from .worker import OutboxWorker
+from .worker import OutboxWorker, Outcome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,9 +39,13 @@ class DrainReport:
     api_calls: int = 0
     api_429s: int = 0
     callbacks: Counter[str] = field(default_factory=Counter)  # delivered | retry | failed
+    # Jobs that ended dead or unknown: (job id, action, status, reason) — each needs a person.
+    failures: list[tuple[str, str, str, str]] = field(default_factory=list)
 
-    def record(self, action: str, outcome: str) -> None:
-        self.outcomes[(action, str(outcome))] += 1
+    def record(self, row: Row, outcome: Outcome) -> None:
+        self.outcomes[(row["action"], outcome.status.value)] += 1
+        if outcome.status in (JobStatus.DEAD, JobStatus.UNKNOWN):
+            self.failures.append((row["id"], row["action"], outcome.status.value, outcome.reason or ""))
 
     def merge(self, other: DrainReport) -> None:
         """Add a part that ran after this one (a chunk, a round of claims)."""
@@ -47,6 +54,7 @@ class DrainReport:
         self.api_calls += other.api_calls
         self.api_429s += other.api_429s
         self.callbacks.update(other.callbacks)
+        self.failures.extend(other.failures)
 
     def count_transport(self, providers: Iterable[Any]) -> None:
         """Add the vendor calls and 429s the providers' transports counted."""
@@ -59,7 +67,8 @@ class DrainReport:
         return sum(n for (_, o), n in self.outcomes.items() if outcome is None or o == outcome)
 
     def as_metadata(self) -> dict[str, float | int]:
-        meta: dict[str, float | int] = {str(o): self.total(o) for o in JobStatus if o not in ACTIVE or o == "retry"}
+        outcomes = (JobStatus.SENT, JobStatus.RETRY, JobStatus.DEAD, JobStatus.UNKNOWN)
+        meta: dict[str, float | int] = {o.value: self.total(o) for o in outcomes}
         meta["processed"] = self.total()
         meta.update({f"{action}.{outcome}": n for (action, outcome), n in sorted(self.outcomes.items())})
         if self.duration_s > 0:
@@ -100,7 +109,7 @@ def process_chunk(worker: OutboxWorker, rows: Sequence[Row], *, concurrency: int
     report = DrainReport()
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="outbox-send") as pool:
         for row, outcome in zip(rows, pool.map(worker.process, rows), strict=True):
-            report.record(row["action"], outcome)
+            report.record(row, outcome)
     report.duration_s = time.monotonic() - started
     return report
 
@@ -136,8 +145,12 @@ def drain(
     return finish_drain(worker.store, report)
 
 
-def finish_drain(store: Store, report: DrainReport) -> DrainReport:
-    """How every drain ends, whichever front end ran it (CLI, Dagster job, tests): each finished
-    job's result goes to its ``callback_url``, and the report says how that went."""
+def finish_drain(store: Store, report: DrainReport, logger: Any = log) -> DrainReport:
+    """How every drain ends, whichever front end ran it (CLI, Dagster job, tests): each job that
+    ended dead or unknown is logged at WARNING with its reason, and each finished job's result goes
+    to its ``callback_url``; the report says how that went. ``logger`` is where the warnings go (the
+    Dagster job passes its run log)."""
+    for job_id, action, status, reason in report.failures:
+        logger.warning(f"outbox job {job_id} ({action}) ended {status}: {reason}")
     report.callbacks.update(deliver_callbacks(store))
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -126,3 +127,25 @@ def test_a_write_behind_an_unknown_job_is_not_due_and_says_why(wire) -> None:
         (waiting, stuck, "unknown")
     ]
     assert f"job {waiting} (update_contact) waits for job {stuck} [unknown]" in format_status(status)
+
+
+def test_a_drain_that_ends_jobs_dead_fails_visibly_with_reasons(wire) -> None:
+    """A job the vendor rejected needs a person: the run fails (not a green Success), the reason is
+    logged at WARNING, and the counts ride on the failure's metadata."""
+    wired = wire(contacts=20)
+    sync_with(wired, page_size=500)
+    kw = {"store": wired.store, "settings": wired.settings}
+    fine, doomed = (c["id"] for c in agent.find_contacts(query="@", limit=2, **kw))
+    agent.update_contact(fine, first_name="Kept", **kw)
+    job = agent.update_contact(doomed, last_name="Never", **kw)
+    wired.sandbox.admin("contacts/mutate", {"deletes": [doomed], "emit_webhooks": False})
+    with dg.instance_for_test() as instance:
+        result = send_outbox.execute_in_process(instance=instance, resources=_resources(wired), raise_on_error=False)
+        assert not result.success
+        records = instance.all_logs(result.run_id)
+    warnings = [r.user_message for r in records if r.level == logging.WARNING]
+    assert any(f"outbox job {job} (update_contact) ended dead: rejected" in w for w in warnings), warnings
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    metadata = failure.step_failure_data.user_failure_data.metadata
+    assert (metadata["dead"].value, metadata["sent"].value) == (1, 1)
+    assert agent.job_status(job, **kw)["status"] == "dead"

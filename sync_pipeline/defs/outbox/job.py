@@ -74,7 +74,8 @@ SEND_OPS = {vendor: _send_op(vendor) for vendor in VENDORS}
 @dg.op(ins={vendor: dg.In(list) for vendor in VENDORS})
 def report_outbox(context: dg.OpExecutionContext, store: StoreResource, **reports: list) -> dg.Output[dict]:
     """Totals by action and outcome, throughput and 429s as metadata, after the drain's common end
-    (:func:`~sync_pipeline.outbox.drain.finish_drain`: callbacks)."""
+    (:func:`~sync_pipeline.outbox.drain.finish_drain`: warnings, callbacks). The run fails when any
+    job ended ``dead`` or ``unknown``, so the UI shows it as needing a person."""
     total = DrainReport()
     parts = [part for vendor_reports in reports.values() for part in vendor_reports]
     for part in parts:
@@ -86,8 +87,15 @@ def report_outbox(context: dg.OpExecutionContext, store: StoreResource, **report
         if run_stats.start_time
         else max((part.duration_s for part in parts), default=0.0)
     )
-    metadata = finish_drain(store.get_store(), total).as_metadata()
+    metadata = finish_drain(store.get_store(), total, logger=context.log).as_metadata()
     context.log.info(f"outbox drained: {metadata}")
+    if total.failures:
+        # A green run would hide jobs a person must look at: each is logged above with its reason.
+        raise dg.Failure(
+            description=f"{metadata['dead']} job(s) ended dead and {metadata['unknown']} unknown; "
+            "their reasons are logged above and kept in each job's last_error",
+            metadata=metadata,
+        )
     return dg.Output(metadata, metadata=metadata)
 
 
