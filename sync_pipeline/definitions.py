@@ -11,5 +11,6 @@ import dagster as dg
 from .defs import resources
 from .defs.contacts import definitions as contacts
 from .defs.outbox import definitions as outbox
+from .defs.visitors import definitions as visitors
 
-defs = dg.Definitions.merge(resources.defs, contacts.defs, outbox.defs)
+defs = dg.Definitions.merge(resources.defs, contacts.defs, outbox.defs, visitors.defs)

@@ -11,6 +11,7 @@ from .outbox import (
     update_contact,
     upsert_contact,
 )
+from .visitors import recent_visitors
 
 __all__ = [
     "InvalidRequest",
@@ -21,6 +22,7 @@ __all__ = [
     "find_contacts",
     "get_contact",
     "job_status",
+    "recent_visitors",
     "remove_tags",
     "update_contact",
     "upsert_contact",

@@ -9,7 +9,8 @@ from typing import Any
 from ..records import Visitor
 from .base import Transaction
 
-_COLUMNS = (
+# The normalized visitor fields of an event (its readers, e.g. visitor_days, select them too).
+VISITOR_COLUMNS = (
     "linkedin_url",
     "business_email",
     "first_name",
@@ -36,17 +37,17 @@ def land_visitor(tx: Transaction, event_id: str, source: str, visitor: Visitor, 
     """Store one visit (matched to a live contact by business email); False if it was stored before."""
     if tx.fetchone("SELECT 1 AS seen FROM visitor_events WHERE event_id = :id", {"id": event_id}):
         return False
-    values: dict[str, Any] = {k: v for k, v in asdict(visitor).items() if k in _COLUMNS}
+    values: dict[str, Any] = {k: v for k, v in asdict(visitor).items() if k in VISITOR_COLUMNS}
     contact_id = None
     if visitor.business_email:
         contact_id = tx.scalar(
             "SELECT id FROM contacts WHERE email = :email AND deleted_at IS NULL ORDER BY date_updated DESC LIMIT 1",
             {"email": visitor.business_email},
         )
-    columns = ", ".join(_COLUMNS)
+    columns = ", ".join(VISITOR_COLUMNS)
     tx.execute(
         f"INSERT INTO visitor_events (event_id, source, received_at, {columns}, tags, contact_id, raw) "
-        f"VALUES (:event_id, :source, :now, {', '.join(':' + c for c in _COLUMNS)}, :tags, :contact_id, :raw)",
+        f"VALUES (:event_id, :source, :now, {', '.join(':' + c for c in VISITOR_COLUMNS)}, :tags, :contact_id, :raw)",
         {
             **values,
             "event_id": event_id,

@@ -1,0 +1,1 @@
+"""Visitors: the ``rb2b_visitors`` asset, its checks and ``rb2b_visitors_sensor``."""
