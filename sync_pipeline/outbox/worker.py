@@ -17,12 +17,19 @@ from ..errors import NotFound, OutcomeUnknown, PermanentVendorError, RateLimited
 from ..providers.base import CRMProvider, EmailProvider
 from ..records import ContactChanges, OutboundEmail
 from ..store import Row, Store
-from ..store import contacts as contacts_q
 from ..store import outbox as outbox_q
+from ..store.outbox import JobStatus
+from . import local_changes
 from .backoff import Backoff
 
-Outcome = str  # sent | retry | dead | unknown
-_GONE = object()  # the CRM no longer has the contact
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt: ``sent``, ``retry``, ``dead`` or ``unknown``, and why (the reason
+    stored in ``last_error``; None when sent)."""
+
+    status: JobStatus
+    reason: str | None = None
 
 
 @dataclass
@@ -36,24 +43,28 @@ class OutboxWorker:
     backoff: Backoff = field(default_factory=Backoff)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
+    def providers(self) -> list[Any]:
+        """Every provider this worker sends through (for their transport counters)."""
+        return [*self.email.values(), *self.crm.values()]
+
     def process(self, row: Row) -> Outcome:
         """Run one claimed job and record its outcome; never raises for a vendor failure."""
         try:
             ref = self._send_email(row) if row["action"] == "send_email" else self._write_crm(row)
         except OutcomeUnknown as exc:
-            return self._finish(row, "unknown", f"vendor cannot tell whether it was sent: {exc}")
+            return self._finish(row, JobStatus.UNKNOWN, f"vendor cannot tell whether it was sent: {exc}")
         except RateLimited as exc:
             return self._retry(row, exc, retry_after=exc.retry_after, uncertain=False)
         except TransientVendorError as exc:
             # A send may have reached the vendor before the failure: look it up before resending.
             return self._retry(row, exc, retry_after=None, uncertain=row["action"] == "send_email")
         except PermanentVendorError as exc:
-            return self._finish(row, "dead", f"rejected: {exc}")
+            return self._finish(row, JobStatus.DEAD, f"rejected: {exc}")
         except (KeyError, ValueError) as exc:
-            return self._finish(row, "dead", f"job cannot be sent as queued: {type(exc).__name__}: {exc}")
+            return self._finish(row, JobStatus.DEAD, f"job cannot be sent as queued: {type(exc).__name__}: {exc}")
         with self.store.transaction() as tx:
             outbox_q.mark_sent(tx, row["id"], ref, self.clock())
-        return "sent"
+        return Outcome(JobStatus.SENT)
 
     # -- email -----------------------------------------------------------------------------------
 
@@ -130,39 +141,7 @@ class OutboxWorker:
         return fresh
 
     def _settle(self, row: Row, contact_id: str | None, *, fresh: Any = None) -> None:
-        """The last queued write to a contact to finish brings its local row back in line.
-
-        While later writes are queued the local row (showing all of them) is left alone. The last
-        one to finish writes the vendor's copy when it has one; when any write of the run was
-        rejected, the vendor's copy is read back (a rejected change must not linger locally), and
-        if the vendor cannot be asked, the rejected writes' ``before`` snapshots are put back.
-        """
-        if contact_id is None:
-            return
-        provider = row["provider"]
-        with self.store.transaction() as tx:
-            if outbox_q.other_active_writes(tx, provider, contact_id, row["id"]):
-                return
-            rejected = outbox_q.rejected_writes_while_pending(tx, provider, contact_id)
-        restore = None
-        if rejected and fresh is None:
-            fresh, restore = self._vendor_copy(row, contact_id, rejected)
-        with self.store.transaction() as tx:
-            if fresh is _GONE:
-                contacts_q.soft_delete(tx, provider, [contact_id], self.clock())
-                fresh = None
-            contacts_q.settle_pending(tx, provider, contact_id, now=self.clock(), fresh=fresh, restore=restore)
-
-    def _vendor_copy(self, row: Row, contact_id: str, rejected: list[Row]) -> tuple[Any, dict | None]:
-        """``(contact, None)`` from the CRM; else ``(_GONE or None, the values before the run)``."""
-        snapshot: dict[str, Any] = {}
-        for job in rejected:  # newest first, so the oldest, holding the value before the run, wins
-            snapshot.update(job["payload"].get("before") or {})
-        try:
-            found = self._provider(self.crm, row).get_contact(contact_id)
-        except (TransientVendorError, PermanentVendorError):
-            return None, snapshot
-        return (found, None) if found is not None else (_GONE, snapshot)
+        local_changes.settle(self.store, row, contact_id, self.crm.get(row["provider"]), now=self.clock(), fresh=fresh)
 
     # -- outcomes --------------------------------------------------------------------------------
 
@@ -172,22 +151,23 @@ class OutboxWorker:
             if uncertain:
                 return self._finish(
                     row,
-                    "unknown",
+                    JobStatus.UNKNOWN,
                     f"gave up after {row['attempts']} attempts, the last of which may have reached the vendor: {exc}",
                 )
-            return self._finish(row, "dead", f"gave up after {row['attempts']} attempts: {exc}")
+            return self._finish(row, JobStatus.DEAD, f"gave up after {row['attempts']} attempts: {exc}")
         now = self.clock()
         due = now + timedelta(seconds=self.backoff.delay(row["attempts"], retry_after))
+        error = f"{type(exc).__name__}: {exc}"
         with self.store.transaction() as tx:
-            outbox_q.mark_retry(tx, row["id"], f"{type(exc).__name__}: {exc}", due, now, uncertain=uncertain)
-        return "retry"
+            outbox_q.mark_retry(tx, row["id"], error, due, now, uncertain=uncertain)
+        return Outcome(JobStatus.RETRY, error)
 
-    def _finish(self, row: Row, status: str, reason: str) -> Outcome:
+    def _finish(self, row: Row, status: JobStatus, reason: str) -> Outcome:
         with self.store.transaction() as tx:
             outbox_q.mark_final(tx, row["id"], status, reason, self.clock())
-        if status == "dead" and row["action"] != "send_email":
+        if status == JobStatus.DEAD and row["action"] != "send_email":
             self._settle(row, row["contact_id"])
-        return status
+        return Outcome(status, reason)
 
     @staticmethod
     def _provider(providers: Mapping[str, Any], row: Row) -> Any:
