@@ -76,8 +76,6 @@ class OutboundEmail:
     subject: str
     html: str
     contact_id: str | None = None
-    text: str | None = None
-    from_email: str | None = None
     reply_to_ref: str | None = None  # vendor id of the message this one replies to, if any
 
 

@@ -1,9 +1,10 @@
-"""When a failed job is tried again: exponential backoff with full jitter, honouring Retry-After."""
+"""When a failed job is tried again: the transport's jittered exponential backoff, on the outbox's scale."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+
+from ..transport.retries import backoff_delay
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,5 @@ class Backoff:
     cap_s: float = 3600.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        ceiling = min(self.cap_s, self.base_s * 2 ** max(attempt - 1, 0))
-        jittered = ceiling / 2 + random.random() * ceiling / 2
-        return max(jittered, retry_after or 0.0)
+        """Seconds before the job is tried again after its ``attempt``-th failure (see :func:`backoff_delay`)."""
+        return backoff_delay(attempt, base_s=self.base_s, cap_s=self.cap_s, retry_after=retry_after)

@@ -21,6 +21,7 @@ class CRMProvider(Protocol):
     """A CRM holding contacts (GoHighLevel, HubSpot)."""
 
     name: str
+    account: str  # the location (GHL) or portal (HubSpot) its contacts live in; "" when not known
 
     def changed_since(self, since: datetime | None, cursor: str | None = None, *, page_size: int = 100) -> ContactPage:
         """Contacts updated at or after ``since`` (all when None), oldest first; resume with ``cursor``."""

@@ -61,15 +61,8 @@ class ClayEnrichment:
         """Built from ``CLAY_BASE_URL``, ``CLAY_API_KEY``, ``CLAY_PERSON_ROUTINE_ID``,
         ``CLAY_COMPANY_ROUTINE_ID``, ``CLAY_USD_PER_CREDIT`` and ``CLAY_MAX_WAIT_SECONDS``."""
         purpose = "Clay enrichment runs a routine by id (Clay app → the routine's API settings)"
-        client = VendorClient(
-            profile=CLAY_PROFILE,
-            base_url=settings.clay_base_url,
-            account=None,
-            credentials=settings.clay_api_key,
-            store=store,
-        )
         return cls(
-            client,
+            VendorClient.for_profile(CLAY_PROFILE, settings, store),
             person_routine_id=require(settings, "clay_person_routine_id", purpose),
             company_routine_id=require(settings, "clay_company_routine_id", purpose),
             usd_per_credit=settings.clay_usd_per_credit,

@@ -20,11 +20,4 @@ def ghl_client(settings: Settings, store: Store) -> VendorClient:
     """The transport client for the configured location; raises when ``GHL_LOCATION_ID`` is unset."""
     if not settings.ghl_location_id:
         raise SettingsError("GHL_LOCATION_ID is not set; GoHighLevel calls are made for one location (sub-account) id")
-    return VendorClient(
-        profile=GHL_PROFILE,
-        base_url=settings.ghl_base_url,
-        account=settings.ghl_location_id,
-        credentials=settings.ghl_api_key,
-        store=store,
-        default_headers={"Version": API_VERSION},
-    )
+    return VendorClient.for_profile(GHL_PROFILE, settings, store, default_headers={"Version": API_VERSION})

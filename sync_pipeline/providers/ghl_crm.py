@@ -31,6 +31,7 @@ from .ghl_mapping import (
     ghl_time,
     write_body,
 )
+from .paging import decode_cursor, page_limit
 
 MAX_PAGE_LIMIT = 500  # hoopai doc: pageLimit max for /contacts/search
 CONTACT = "/contacts/{contactId}"
@@ -45,6 +46,7 @@ class GhlCRM:
     def __init__(self, client: VendorClient, location_id: str) -> None:
         self._client = client
         self._location_id = location_id
+        self.account = location_id
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
@@ -137,12 +139,12 @@ class GhlCRM:
     ) -> list[dict[str, Any]]:
         body: dict[str, Any] = {
             "locationId": self._location_id,
-            "pageLimit": _page_limit(page_size),
+            "pageLimit": page_limit(page_size, MAX_PAGE_LIMIT),
             "filters": filters,
             "sort": [{"field": sort_field, "direction": "asc"}],
         }
         if cursor is not None:
-            body["searchAfter"] = _decode_cursor(cursor)
+            body["searchAfter"] = decode_cursor(cursor, "GHL contacts cursor", _search_after)
         response = self._client.request("POST", "/contacts/search", json=body, idempotent=True)
         # orjson: decoding 500-contact pages is a sync's largest CPU cost after writing them
         return list(orjson.loads(response.content).get("contacts") or [])
@@ -172,15 +174,9 @@ def _range(field: str, **bounds: str) -> dict[str, Any]:
     return {"field": field, "operator": "range", "value": bounds}
 
 
-def _page_limit(page_size: int) -> int:
-    if page_size < 1:
-        raise ValueError(f"page_size must be >= 1; got {page_size}")
-    return min(page_size, MAX_PAGE_LIMIT)
-
-
 def _next_cursor(hits: Sequence[Mapping[str, Any]], page_size: int) -> str | None:
     """The last hit's ``searchAfter``, echoed back verbatim, unless this was the last page."""
-    if len(hits) < _page_limit(page_size):
+    if len(hits) < page_limit(page_size, MAX_PAGE_LIMIT):
         return None
     if CURSOR_FIELD not in hits[-1]:
         raise TransientVendorError(
@@ -189,11 +185,8 @@ def _next_cursor(hits: Sequence[Mapping[str, Any]], page_size: int) -> str | Non
     return json.dumps({CURSOR_FIELD: hits[-1][CURSOR_FIELD]})
 
 
-def _decode_cursor(cursor: str) -> list[Any]:
-    try:
-        value = json.loads(cursor)[CURSOR_FIELD]
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"not a GHL contacts cursor: {cursor[:80]!r}; pass the next_cursor of a page") from None
+def _search_after(cursor: Any) -> list[Any]:
+    value = cursor[CURSOR_FIELD]
     if not isinstance(value, list):
-        raise ValueError(f"not a GHL contacts cursor: {cursor[:80]!r}; pass the next_cursor of a page")
+        raise TypeError(f"{CURSOR_FIELD} is not a list")
     return value

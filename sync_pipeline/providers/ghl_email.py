@@ -55,8 +55,8 @@ class GhlEmail:
             "subject": email.subject,
             "html": with_key_marker(email.html, email.idempotency_key),
         }
-        optional = {"message": email.text, "emailFrom": email.from_email, "replyMessageId": email.reply_to_ref}
-        body.update({k: v for k, v in optional.items() if v is not None})
+        if email.reply_to_ref is not None:
+            body["replyMessageId"] = email.reply_to_ref
         response = self._client.request(
             "POST",
             "/conversations/messages",

@@ -36,6 +36,7 @@ from .hubspot_mapping import (
     properties_to_read,
 )
 from .hubspot_search import SearchCursor, advance, search_body
+from .paging import decode_cursor, page_limit
 
 CONTACTS = "/crm/v3/objects/contacts"
 CONTACT = "/crm/v3/objects/contacts/{contactId}"
@@ -64,6 +65,7 @@ class HubSpotCRM:
     ) -> None:
         self._clients = clients
         self._portal_id = portal_id
+        self.account = portal_id or ""
         self._tags_property = tags_property
         self._cap = search_result_cap
         self._properties = properties_to_read(tags_property)
@@ -85,7 +87,7 @@ class HubSpotCRM:
         ``next_cursor`` ends the scan.
         """
         state = SearchCursor.decode(cursor)
-        limit = _limit(page_size, MAX_SEARCH_LIMIT)
+        limit = page_limit(page_size, MAX_SEARCH_LIMIT)
         since_ms = epoch_ms(since) if since is not None else None
         body = search_body(since_ms, state, limit, self._properties)
         answer = self._clients.search.request("POST", SEARCH, json=body, idempotent=True).json()
@@ -95,9 +97,9 @@ class HubSpotCRM:
 
     def list_ids(self, cursor: str | None = None, *, page_size: int = MAX_LIST_LIMIT) -> IdPage:
         """Every live contact id, 100 per call, in id order (``after`` is HubSpot's own cursor)."""
-        params: dict[str, Any] = {"limit": _limit(page_size, MAX_LIST_LIMIT), "properties": "hs_object_id"}
+        params: dict[str, Any] = {"limit": page_limit(page_size, MAX_LIST_LIMIT), "properties": "hs_object_id"}
         if cursor is not None:
-            params["after"] = _decode_after(cursor)
+            params["after"] = decode_cursor(cursor, "HubSpot id cursor", lambda data: str(data["after"]))
         answer = self._clients.api.request("GET", CONTACTS, params=params).json()
         after = ((answer.get("paging") or {}).get("next") or {}).get("after")
         return IdPage(
@@ -228,19 +230,6 @@ class HubSpotCRM:
                 ).json()
                 known = {str(o["value"]) for o in answer.get("options") or []}
             self._tag_options = known
-
-
-def _limit(page_size: int, maximum: int) -> int:
-    if page_size < 1:
-        raise ValueError(f"page_size must be >= 1; got {page_size}")
-    return min(page_size, maximum)
-
-
-def _decode_after(cursor: str) -> str:
-    try:
-        return str(json.loads(cursor)["after"])
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"not a HubSpot id cursor: {cursor[:80]!r}; pass a page's next_cursor") from None
 
 
 def _combined(api: TransportStats, search: TransportStats) -> TransportStats:

@@ -31,20 +31,8 @@ class HubSpotClients:
 
 def hubspot_clients(settings: Settings, store: Store) -> HubSpotClients:
     """Clients for ``HUBSPOT_BASE_URL`` with ``HUBSPOT_TOKEN`` (a private-app or OAuth token), in
-    ``HUBSPOT_PORTAL_ID``'s rate-limit buckets."""
-
-    def client(account: str | None, windows: tuple[Window, ...] | None) -> VendorClient:
-        return VendorClient(
-            profile=HUBSPOT_PROFILE,
-            base_url=settings.hubspot_base_url,
-            account=account,
-            credentials=settings.hubspot_token,
-            store=store,
-            windows=windows,
-        )
-
-    # HubSpot's limits are per portal: with HUBSPOT_PORTAL_ID set, two portals on one store keep
-    # separate buckets (without it, every HubSpot client of the store shares one).
-    portal = settings.hubspot_portal_id or None
-    search_account = f"{portal}:search" if portal else "search"
-    return HubSpotClients(api=client(portal, None), search=client(search_account, SEARCH_WINDOWS))
+    ``HUBSPOT_PORTAL_ID``'s rate-limit buckets (the search client in one of its own)."""
+    return HubSpotClients(
+        api=VendorClient.for_profile(HUBSPOT_PROFILE, settings, store),
+        search=VendorClient.for_profile(HUBSPOT_PROFILE, settings, store, bucket="search", windows=SEARCH_WINDOWS),
+    )

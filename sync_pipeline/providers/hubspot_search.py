@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import PermanentVendorError
 from .hubspot_mapping import PROVIDER, parse_hubspot_time
+from .paging import decode_cursor
 
 LAST_MODIFIED = "lastmodifieddate"
 
@@ -40,11 +41,11 @@ class SearchCursor:
     def decode(cls, cursor: str | None) -> SearchCursor:
         if cursor is None:
             return cls()
-        try:
-            data = json.loads(cursor)
-            return cls(data["from_ms"], int(data["offset"]), data["tail_ms"], tuple(data["tail_ids"]))
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"not a HubSpot contacts cursor: {cursor[:80]!r}; pass a page's next_cursor") from None
+        return decode_cursor(
+            cursor,
+            "HubSpot contacts cursor",
+            lambda data: cls(data["from_ms"], int(data["offset"]), data["tail_ms"], tuple(data["tail_ids"])),
+        )
 
 
 def search_body(since_ms: int | None, cursor: SearchCursor, limit: int, properties: Sequence[str]) -> dict[str, Any]:

@@ -142,8 +142,6 @@ class InstantlyEmail:
                 self.name, "INSTANTLY_EACCOUNT is not set; replies are sent from that connected sender account"
             )
         body = {"html": with_key_marker(email.html, email.idempotency_key)}
-        if email.text:
-            body["text"] = email.text
         answer = self._client.request(
             "POST",
             "/api/v2/emails/reply",
@@ -183,13 +181,8 @@ class InstantlyEmail:
 def instantly_client(settings: Settings, store: Store, *, extra_windows: tuple[Window, ...] = ()) -> VendorClient:
     """A client for the workspace behind ``INSTANTLY_API_KEY``; ``extra_windows`` add endpoint limits
     on top of the workspace-wide ones (shared, as the same account)."""
-    return VendorClient(
-        profile=INSTANTLY_PROFILE,
-        base_url=settings.instantly_base_url,
-        account=None,
-        credentials=settings.instantly_api_key,
-        store=store,
-        windows=(*INSTANTLY_PROFILE.windows, *extra_windows),
+    return VendorClient.for_profile(
+        INSTANTLY_PROFILE, settings, store, windows=(*INSTANTLY_PROFILE.windows, *extra_windows)
     )
 
 

@@ -41,13 +41,7 @@ class PdlEnrichment:
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> Self:
         """Built from ``PDL_BASE_URL``, ``PDL_API_KEY`` and ``PDL_USD_PER_CREDIT``."""
-        client = VendorClient(
-            profile=PDL_PROFILE,
-            base_url=settings.pdl_base_url,
-            account=None,
-            credentials=settings.pdl_api_key,
-            store=store,
-        )
+        client = VendorClient.for_profile(PDL_PROFILE, settings, store)
         return cls(client, usd_per_credit=settings.pdl_usd_per_credit)
 
     def enrich_person(self, email: str) -> Enrichment:

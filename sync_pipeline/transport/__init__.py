@@ -1,7 +1,7 @@
 """The one vendor HTTP transport: shared rate limiting, retries, the call ledger, redaction.
 
-Provider modules build a :class:`VendorClient` from a :class:`VendorProfile` and call
-``client.request(method, path_template, path_params=..., json=...)``.
+Provider modules build a :class:`VendorClient` with ``VendorClient.for_profile(profile, settings,
+store)`` and call ``client.request(method, path_template, path_params=..., json=...)``.
 """
 
 from .call import CallContext
@@ -13,7 +13,6 @@ from .profiles import (
     GHL_PROFILE,
     HUBSPOT_PROFILE,
     INSTANTLY_PROFILE,
-    PDL_FREE_PROFILE,
     PDL_PROFILE,
     VendorProfile,
     Window,
@@ -28,7 +27,6 @@ __all__ = [
     "GHL_PROFILE",
     "HUBSPOT_PROFILE",
     "INSTANTLY_PROFILE",
-    "PDL_FREE_PROFILE",
     "PDL_PROFILE",
     "CallContext",
     "CallLedger",

@@ -19,11 +19,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from ..errors import AuthError, NotFound
-from ..settings import Secret
+from ..settings import Secret, Settings, SettingsError, env_name
 from ..store import Store
 from .call import EXTENSION, IDEMPOTENT_METHODS, CallContext
 from .ledger import CallLedger, LedgerTransport
-from .limiter import DEFAULT_MARGIN, RateLimitTransport, SharedRateLimiter
+from .limiter import RateLimitTransport, SharedRateLimiter
 from .profiles import VendorProfile, Window
 from .redaction import Redactor
 from .retries import RetryPolicy, RetryTransport
@@ -72,7 +72,6 @@ class VendorClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         windows: Sequence[Window] | None = None,
-        pacing_margin: float = DEFAULT_MARGIN,
         ledger: CallLedger | None = None,
     ) -> None:
         self.profile = profile
@@ -90,7 +89,6 @@ class VendorClient:
             windows=tuple(windows or profile.windows),
             rate_headers=profile.rate_headers,
             counters=self._counters,
-            margin=pacing_margin,
         )
         network = LedgerTransport(
             httpx.HTTPTransport(retries=0),
@@ -108,6 +106,36 @@ class VendorClient:
             transport=RetryTransport(
                 RateLimitTransport(network, self.limiter, self._counters), self._retry, self._counters
             ),
+        )
+
+    @classmethod
+    def for_profile(
+        cls,
+        profile: VendorProfile,
+        settings: Settings,
+        store: Store,
+        *,
+        bucket: str | None = None,
+        windows: Sequence[Window] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> VendorClient:
+        """The client of ``profile``'s vendor as ``settings`` configure it.
+
+        The base URL, credential and account are the settings the profile names. ``bucket`` names a
+        rate-limit bucket of its own within the account (e.g. ``"search"`` for an endpoint limited
+        apart from the rest); ``windows`` replace the profile's limits.
+        """
+        account = _setting(settings, profile.account_setting) if profile.account_setting else None
+        if bucket:
+            account = f"{account}:{bucket}" if account else bucket
+        return cls(
+            profile=profile,
+            base_url=_setting(settings, profile.base_url_setting),
+            account=account or None,
+            credentials=_setting(settings, profile.credential_setting),
+            store=store,
+            default_headers=default_headers,
+            windows=windows,
         )
 
     def request(
@@ -200,6 +228,18 @@ class VendorClient:
     def __repr__(self) -> str:
         base_url = _scrub(str(self._http.base_url))
         return f"VendorClient(provider={self.profile.name!r}, account={self.account!r}, base_url={base_url!r})"
+
+
+def _setting(settings: Settings, variable: str) -> Any:
+    """The value ``settings`` read from the environment variable ``variable``."""
+    field = variable.lower()  # every Settings field is its variable's name in lower case
+    try:
+        known = env_name(field) == variable
+    except KeyError:
+        known = False
+    if not known:
+        raise SettingsError(f"no setting is read from {variable}; the transport profile names it by mistake")
+    return getattr(settings, field)
 
 
 def _fill(template: str, path_params: Mapping[str, str | int] | None) -> str:

@@ -18,16 +18,11 @@ from datetime import UTC, datetime
 import httpx
 
 from ..store import Store
+from ..store import api_calls as api_calls_q
 from .call import call_context
 from .stats import TransportCounters
 
 log = logging.getLogger(__name__)
-
-_INSERT = (
-    "INSERT INTO api_calls (provider, account, method, endpoint, status_code, latency_ms, cost_usd, "
-    'rate_limited, error, "at") VALUES (:provider, :account, :method, :endpoint, :status_code, :latency_ms, '
-    ":cost_usd, :rate_limited, :error, :at)"
-)
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,7 @@ class CallLedger:
                 return
             try:
                 with self._store.transaction() as tx:
-                    tx.executemany(_INSERT, [asdict(r) for r in rows])
+                    api_calls_q.record_calls(tx, [asdict(r) for r in rows])
             except Exception as exc:  # the ledger is bookkeeping: never fail a vendor call over it
                 log.warning("api_calls ledger: dropped %d row(s), the store refused them: %s", len(rows), exc)
 

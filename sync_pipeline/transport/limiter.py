@@ -3,7 +3,7 @@
 Design: each request runs one short transaction that reserves a send time (a *slot*) on the
 database clock, then sleeps *outside* the transaction until that slot.
 
-* **Paced windows** (the vendor's short burst windows, e.g. GHL's 100 per 10 s) keep a log of
+* **Burst windows** (the vendor's short windows, e.g. GHL's 100 per 10 s) keep a log of
   reserved slots in ``rate_limit_slots``. A request may go once the window's ``(limit - 1)``-th most
   recent slot lies a period plus an allowance behind it, so no stretch of one period ever holds
   more than ``limit - 1`` of our requests, whatever the phase of the vendor's window (rolling or
@@ -11,18 +11,19 @@ database clock, then sleeps *outside* the transaction until that slot.
   soon as they come: a sync that pauses to write a page, or a store that stalls, loses nothing,
   and a run of ``n`` requests ends after ``(n - 1) // (limit - 1)`` windows instead of ``n - 1``
   evenly spaced intervals. Steady throughput is ``(limit - 1) / (period + allowance)``: 98 % of
-  GHL's ceiling (the allowance is ``margin * period``, at least 50 ms: the send jitter a loaded
-  host and the network add). The one-request headroom means the vendor's ``remaining`` reaching
-  0 says someone else shares the window.
+  GHL's ceiling (the allowance is ``ALLOWANCE_SHARE * period``, at least 50 ms: the send jitter
+  a loaded host and the network add). The one-request headroom means the vendor's ``remaining``
+  reaching 0 says someone else shares the window.
 * **Budget windows** (daily limits) are GCRA token buckets in ``rate_limits``, spent as fast as
-  the paced windows allow.
+  the burst windows allow.
 * A **hold** (``429`` + ``Retry-After``, or a vendor window advertised as exhausted) is one more
   ``rate_limits`` row that every later reservation starts from. Its row is also the bucket's lock:
   the reservation's first statement upserts it, so reservations on one bucket are serialized on
   Postgres (DuckDB runs one transaction at a time anyway).
 
 Times are on the database clock (``clock_timestamp()`` on Postgres, so a reservation that waited
-for the lock reads the time it got it), so processes on different hosts agree.
+for the lock reads the time it got it), so processes on different hosts agree. The statements are
+in :mod:`sync_pipeline.store.rate_limits`.
 
 Why not pyrate-limiter (evaluated 4.5.1): its cross-process buckets are SQLite, Redis and a
 Postgres bucket that needs psycopg 3 + psycopg_pool (we carry psycopg2); nothing runs on our
@@ -38,96 +39,43 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
 
 import httpx
 
 from ..errors import RateLimited
 from ..store import Store
+from ..store import rate_limits as rate_limits_q
+from ..store.rate_limits import HOLD_WINDOW
 from .call import call_context
-from .profiles import BUDGET_PERIOD_S, Window
+from .profiles import BUDGET_PERIOD_S, Window, WindowKind
 from .rate_headers import HeaderWindow, Observation, read_observations, retry_after_s
 from .stats import TransportCounters
 
 log = logging.getLogger(__name__)
 
-HOLD_WINDOW = "~hold"
 # No vendor asks for more than a day; a larger Retry-After is a vendor bug, not an instruction.
 MAX_HOLD_S = 86_400.0
-DEFAULT_MARGIN = 0.01
-# However short the window, a request may leave this much after its slot without crowding the next window.
+# A burst window's allowance: how late a request may leave after its slot without crowding the
+# next window, as a share of the window's period and, however short the window, at least this much.
+ALLOWANCE_SHARE = 0.01
 MIN_ALLOWANCE_S = 0.05
-
-_CLOCK = {
-    "postgres": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
-    "duckdb": "CAST(EXTRACT(EPOCH FROM now()) AS DOUBLE PRECISION)",
-}
-
-
-def _upsert_hold(value: str, on_conflict: str) -> str:
-    return (
-        "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) "
-        f"VALUES (:bucket, '{HOLD_WINDOW}', {value}, 0) "
-        f"ON CONFLICT (bucket, window_name) DO UPDATE SET tat = {on_conflict}"
-    )
-
-
-@lru_cache(maxsize=4)
-def _lock_and_read_hold_sql(dialect: str) -> str:
-    """The bucket's hold and the clock. On Postgres the hold row is upserted to take its row lock,
-    which serializes reservations on the bucket; DuckDB runs one transaction at a time anyway,
-    and a plain read costs it a third of an upsert."""
-    if dialect == "duckdb":
-        return (
-            f"SELECT {_CLOCK[dialect]} AS now_s, (SELECT tat FROM rate_limits "
-            f"WHERE bucket = :bucket AND window_name = '{HOLD_WINDOW}') AS hold_s"
-        )
-    return _upsert_hold("0", "rate_limits.tat") + f" RETURNING tat AS hold_s, {_CLOCK[dialect]} AS now_s"
-
-
-@lru_cache(maxsize=4)
-def _extend_hold_sql(dialect: str) -> str:
-    return _upsert_hold(f"{_CLOCK[dialect]} + :seconds", "GREATEST(rate_limits.tat, excluded.tat)")
-
-
-_NTH_RECENT_SLOT = (
-    "SELECT slot FROM rate_limit_slots WHERE bucket = :bucket AND window_name = :window "
-    "ORDER BY slot DESC LIMIT 1 OFFSET :skip"
-)
-_FORGET_SLOTS = "DELETE FROM rate_limit_slots WHERE bucket = :bucket AND window_name = :window AND slot < :before"
 # Old slots only make the log longer, never a reservation wrong: forget them on a process's first
 # reservation and every this many after it, not on each one (a DELETE costs DuckDB ~0.7 ms).
 FORGET_EVERY = 32
-# A plain UPDATE (the reservation holds the bucket) costs DuckDB half an upsert; the first spend
-# of a window inserts its row.
-_SPEND_BUDGET = (
-    "UPDATE rate_limits SET tat = GREATEST(tat, :start) + :interval, interval_s = :interval "
-    "WHERE bucket = :bucket AND window_name = :window RETURNING tat"
-)
-_FIRST_SPEND = (
-    "INSERT INTO rate_limits (bucket, window_name, tat, interval_s) VALUES (:bucket, :window, :start + :interval, "
-    ":interval) RETURNING tat"
-)
-
-
-@lru_cache(maxsize=8)
-def _log_slots_sql(windows: int) -> str:
-    values = ", ".join(f"(:bucket, :w{i}, :slot)" for i in range(windows))
-    return f"INSERT INTO rate_limit_slots (bucket, window_name, slot) VALUES {values}"
 
 
 @dataclass(frozen=True)
-class _Paced:
-    """A paced window as a sliding log: ``count`` requests per ``span_s`` (period plus allowance)."""
+class _Burst:
+    """A burst window as a sliding log: ``count`` requests per ``span_s`` (period plus allowance)."""
 
     name: str
     count: int
     span_s: float
 
     @classmethod
-    def of(cls, window: Window, margin: float) -> _Paced:
-        allowance = max(window.period_s * margin, MIN_ALLOWANCE_S)
+    def of(cls, window: Window) -> _Burst:
+        allowance = max(window.period_s * ALLOWANCE_SHARE, MIN_ALLOWANCE_S)
         return cls(window.name, max(window.limit - 1, 1), window.period_s + allowance)
 
 
@@ -160,7 +108,6 @@ class SharedRateLimiter:
         windows: tuple[Window, ...],
         rate_headers: tuple[HeaderWindow, ...],
         counters: TransportCounters,
-        margin: float = DEFAULT_MARGIN,
     ) -> None:
         if any(w.name == HOLD_WINDOW for w in windows):
             raise ValueError(f"{HOLD_WINDOW!r} is reserved for holds")
@@ -169,7 +116,6 @@ class SharedRateLimiter:
         self._store = store
         self._rate_headers = rate_headers
         self._counters = counters
-        self._margin = margin
         self._lock = threading.Lock()
         self._windows = {w.name: w for w in windows}
         # Holds this process set, so requests already sleeping towards a slot re-reserve after it.
@@ -222,7 +168,7 @@ class SharedRateLimiter:
         """Send nothing on this bucket, from any process, for ``seconds``."""
         log.info("rate limit %s: holding every process for %.2f s (%s)", self.bucket, seconds, reason)
         with self._store.transaction() as tx:
-            tx.execute(_extend_hold_sql(self._store.dialect), {"bucket": self.bucket, "seconds": seconds})
+            rate_limits_q.extend_hold(tx, self._store.dialect, self.bucket, seconds)
         with self._lock:
             self._local_hold_until = max(self._local_hold_until, time.monotonic() + seconds)
             self._hold_generation += 1
@@ -231,33 +177,28 @@ class SharedRateLimiter:
         """Reserve the earliest slot every window allows; return it on this process's monotonic clock."""
         with self._lock:
             windows = list(self._windows.values())
-        paced = [_Paced.of(w, self._margin) for w in windows if w.paced]
-        budgets = [_Budget.of(w) for w in windows if not w.paced]
-        bucket = {"bucket": self.bucket}
+        bursts = [_Burst.of(w) for w in windows if w.kind == "burst"]
+        budgets = [_Budget.of(w) for w in windows if w.kind == "budget"]
+        bucket = self.bucket
         with self._store.transaction() as tx:
-            clock = tx.fetchone(_lock_and_read_hold_sql(self._store.dialect), bucket) or {}
+            now, hold = rate_limits_q.lock_and_read_hold(tx, self._store.dialect, bucket)
             local_now = time.monotonic()
-            now = float(clock["now_s"])
-            slot = max(now, float(clock["hold_s"] or 0.0))
-            for window in paced:
-                params = {**bucket, "window": window.name, "skip": window.count - 1}
-                anchor = tx.scalar(_NTH_RECENT_SLOT, params)
+            slot = max(now, hold)
+            for burst in bursts:
+                anchor = rate_limits_q.nth_recent_slot(tx, bucket, burst.name, burst.count)
                 if anchor is not None:
-                    slot = max(slot, float(anchor) + window.span_s)
+                    slot = max(slot, anchor + burst.span_s)
             self._check_budget(slot - now, deadline)  # raising here rolls the reservation back
             start = slot
             for budget in budgets:
-                params = {**bucket, "window": budget.name, "start": start, "interval": budget.interval_s}
-                tat = tx.scalar(_SPEND_BUDGET, params)
-                tat = float(tat if tat is not None else tx.scalar(_FIRST_SPEND, params))
+                tat = rate_limits_q.spend_budget(tx, bucket, budget.name, start, budget.interval_s)
                 slot = max(slot, tat - budget.interval_s - budget.tolerance_s)
             self._check_budget(slot - now, deadline)
-            if paced:
+            if bursts:
                 if self._reservations % FORGET_EVERY == 0:
-                    for window in paced:
-                        tx.execute(_FORGET_SLOTS, {**bucket, "window": window.name, "before": now - window.span_s})
-                names = {f"w{i}": window.name for i, window in enumerate(paced)}
-                tx.execute(_log_slots_sql(len(paced)), {**bucket, **names, "slot": slot})
+                    for burst in bursts:
+                        rate_limits_q.forget_slots(tx, bucket, burst.name, now - burst.span_s)
+                rate_limits_q.log_slots(tx, bucket, [burst.name for burst in bursts], slot)
         with self._lock:
             self._reservations += 1
         return local_now + (slot - now)
@@ -281,8 +222,11 @@ class SharedRateLimiter:
             # directions: a tighter one avoids 429s, a looser one (e.g. a higher plan) is throughput.
             if current is not None and (current.limit, current.period_s) == (observation.limit, observation.period_s):
                 return
-            paced = current.paced if current is not None else observation.period_s < BUDGET_PERIOD_S
-            adopted = Window(observation.window, observation.limit, observation.period_s, paced=paced)
+            if current is not None:
+                adopted = replace(current, limit=observation.limit, period_s=observation.period_s)
+            else:
+                kind: WindowKind = "burst" if observation.period_s < BUDGET_PERIOD_S else "budget"
+                adopted = Window(observation.window, observation.limit, observation.period_s, kind=kind)
             self._windows[observation.window] = adopted
         log.info(
             "rate limit %s: vendor advertises %s %d/%gs, adopting it (was %s)",

@@ -7,38 +7,36 @@ client with ``VendorClient(windows=...)`` or ``dataclasses.replace(profile, ...)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Literal
 
 from .rate_headers import HeaderWindow
 
 DAY_S = 86_400.0
-# A window advertised by a vendor at runtime this long or longer is a budget (unpaced), not a burst limit.
+# A window advertised by a vendor at runtime this long or longer is a budget, not a burst window.
 BUDGET_PERIOD_S = 3_600.0
+
+WindowKind = Literal["burst", "budget"]
 
 
 @dataclass(frozen=True)
 class Window:
     """At most ``limit`` requests per ``period_s`` seconds, per vendor account.
 
-    ``paced`` windows (the vendor's short burst windows) keep one request of headroom: no stretch
-    of ``period_s`` ever holds more than ``limit - 1`` of our requests, so the vendor's
-    ``remaining`` reaching 0 means someone else shares the budget. Unpaced windows (daily
-    budgets) are spent as fast as the paced windows allow until they run out.
+    A ``burst`` window (the vendor's short windows) keeps one request of headroom: no stretch of
+    ``period_s`` ever holds more than ``limit - 1`` of our requests, so the vendor's ``remaining``
+    reaching 0 means someone else shares the window. A ``budget`` window (a daily limit) is spent
+    as fast as the burst windows allow until it runs out.
     """
 
     name: str
     limit: int
     period_s: float
-    paced: bool = True
+    kind: WindowKind = "burst"
 
     def __post_init__(self) -> None:
         if self.limit < 1 or self.period_s <= 0:
             raise ValueError(f"rate-limit window {self.name!r} needs limit >= 1 and period_s > 0")
-
-    @property
-    def rate(self) -> float:
-        """Requests per second this window allows."""
-        return self.limit / self.period_s
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,9 @@ class VendorProfile:
 
     ``credential_setting`` is the environment variable a 401/403 message tells the user to fix, and
     ``base_url_setting`` the one a 404 that is not a ``missing`` answer points to (an unknown route
-    usually means a wrong base URL, which must not read as "no such record").
+    usually means a wrong base URL, which must not read as "no such record"). ``account_setting``
+    holds the vendor account the limits apply to (their rate-limit bucket); None where the limits
+    are per key. :meth:`VendorClient.for_profile` reads all three from the settings.
     ``auth_format`` renders the credential into ``auth_header``. ``error_fields`` are dotted paths
     tried in order to find the human message in an error body (lists are joined: GHL 422 sends a
     ``message`` array). ``idempotency_header`` carries ``idempotency_key`` where the vendor has one.
@@ -67,6 +67,7 @@ class VendorProfile:
     credential_setting: str
     base_url_setting: str
     windows: tuple[Window, ...]
+    account_setting: str | None = None
     rate_headers: tuple[HeaderWindow, ...] = ()
     auth_header: str = "Authorization"
     auth_format: str = "Bearer {secret}"
@@ -86,7 +87,8 @@ GHL_PROFILE = VendorProfile(
     credential_setting="GHL_API_KEY",
     base_url_setting="GHL_BASE_URL",
     # Per app per location: 100 per 10 s burst, 200,000 per day (vendor reference 1.2).
-    windows=(Window("burst", 100, 10.0), Window("daily", 200_000, DAY_S, paced=False)),
+    windows=(Window("burst", 100, 10.0), Window("daily", 200_000, DAY_S, kind="budget")),
+    account_setting="GHL_LOCATION_ID",
     rate_headers=(
         HeaderWindow(
             "burst",
@@ -119,7 +121,10 @@ HUBSPOT_PROFILE = VendorProfile(
     credential_setting="HUBSPOT_TOKEN",
     base_url_setting="HUBSPOT_BASE_URL",
     # Free/Starter: 100 per 10 s rolling, 250,000 per day; Pro/Enterprise advertise 150 (reference 5.1).
-    windows=(Window("burst", 100, 10.0), Window("daily", 250_000, DAY_S, paced=False)),
+    windows=(Window("burst", 100, 10.0), Window("daily", 250_000, DAY_S, kind="budget")),
+    # Per portal: with HUBSPOT_PORTAL_ID set, two portals on one store keep separate buckets
+    # (without it, every HubSpot client of the store shares one).
+    account_setting="HUBSPOT_PORTAL_ID",
     rate_headers=(
         HeaderWindow(
             "burst",
@@ -165,9 +170,6 @@ PDL_PROFILE = VendorProfile(
     # "No records were found matching your request" is an answer (not charged); any other 404 is not.
     missing=(MissingRecord(404, r"no records were found"),),
 )
-
-# PDL's free plan allows 100/min; the headers would teach the client this too, after the first call.
-PDL_FREE_PROFILE = replace(PDL_PROFILE, windows=(Window("minute", 100, 60.0),))
 
 CLAY_PROFILE = VendorProfile(
     name="clay",

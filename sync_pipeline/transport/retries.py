@@ -27,6 +27,16 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+def backoff_delay(attempt: int, *, base_s: float, cap_s: float, retry_after: float | None = None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based), for any caller that retries.
+
+    ``base_s * 2**(attempt - 1)`` capped at ``cap_s``, the upper half of it jittered so retries from
+    many callers spread out; a vendor's ``retry_after`` wins when it is longer.
+    """
+    ceiling = min(cap_s, base_s * 2 ** max(attempt - 1, 0))
+    return max(ceiling / 2 + random.uniform(0, ceiling / 2), retry_after or 0.0)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try. ``max_elapsed_s`` bounds the whole call, limiter waits included."""
@@ -36,10 +46,9 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     max_elapsed_s: float = 120.0
 
-    def backoff(self, retry: int) -> float:
-        """Delay before retry number ``retry`` (1-based): exponential, with half of it jittered."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (retry - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+    def backoff(self, retry: int, retry_after: float | None = None) -> float:
+        """Delay before retry number ``retry`` (1-based); see :func:`backoff_delay`."""
+        return backoff_delay(retry, base_s=self.base_delay_s, cap_s=self.max_delay_s, retry_after=retry_after)
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -88,9 +97,8 @@ class RetryTransport(httpx.BaseTransport):
         if call.attempts >= self._policy.max_attempts:
             call.not_retried_because = f"gave up after {call.attempts} attempts"
             return None
-        delay = self._policy.backoff(call.retries + 1)
-        if response is not None:
-            delay = max(delay, retry_after_s(response.headers) or 0.0)
+        retry_after = retry_after_s(response.headers) if response is not None else None
+        delay = self._policy.backoff(call.retries + 1, retry_after)
         if time.monotonic() + delay > call.deadline:
             call.not_retried_because = f"the next retry ({delay:.1f} s away) would pass the call's time budget"
             return None

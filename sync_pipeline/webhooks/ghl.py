@@ -14,13 +14,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..store import Store
 from ..store import contacts as contacts_q
+from ..store import outbox as outbox_q
 from ..store import webhooks as webhooks_q
+from .answer import Answer
 from .ghl_signature import GhlVerifier, SignatureError
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,6 @@ log = logging.getLogger(__name__)
 CONTACT_EVENTS = ("ContactCreate", "ContactUpdate", "ContactDelete", "ContactTagUpdate", "ContactDndUpdate")
 # LCEmailStats carries a Mailgun-style event name; OutboundMessage a message status.
 MESSAGE_EVENTS = ("OutboundMessage", "LCEmailStats")
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    detail: str
 
 
 def handle_ghl(
@@ -76,14 +71,14 @@ def handle_ghl(
                 return Answer(200, "quarantined")
             webhooks_q.record_contact_event(tx, provider, contact_id, kind, now)
             if kind == "ContactDelete":
-                contacts_q.soft_delete(tx, provider, [contact_id], now)
+                contacts_q.soft_delete(tx, contacts_q.Account(provider), [contact_id], now)
             return Answer(200, f"{kind} recorded")
         if kind in MESSAGE_EVENTS:
             ref, status = _delivery(event)
             if ref is None or status is None:
                 webhooks_q.quarantine(tx, "ghl", f"{kind} without a message id or status", text, now)
                 return Answer(200, "quarantined")
-            matched = webhooks_q.record_delivery(tx, provider, ref, status, now)
+            matched = outbox_q.record_delivery(tx, provider, ref, status, now)
             return Answer(200, f"{kind} {status} for {matched} job(s)")
     log.info("ignored GHL webhook type %s", kind)
     return Answer(200, f"{kind} not used")

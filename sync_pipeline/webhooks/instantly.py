@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 
 from ..settings import Secret
 from ..store import Store
+from ..store import outbox as outbox_q
 from ..store import webhooks as webhooks_q
-from .ghl import Answer
+from .answer import Answer
 
 TOKEN_HEADER = "x-webhook-token"
 # Payload event names (which can differ from subscription names) → our delivery status.
@@ -64,5 +65,5 @@ def handle_instantly(
         if not isinstance(lead, str) or "@" not in lead:
             webhooks_q.quarantine(tx, "instantly", f"{event['event_type']} without a lead_email", text, now)
             return Answer(200, "quarantined")
-        matched = webhooks_q.record_delivery_to(tx, "instantly", lead.lower(), status, now)
+        matched = outbox_q.record_delivery_to(tx, "instantly", lead.lower(), status, now)
     return Answer(200, f"{event['event_type']} -> {status} for {matched} job(s)")

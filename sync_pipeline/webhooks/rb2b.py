@@ -20,7 +20,7 @@ from ..settings import Secret
 from ..store import Store
 from ..store import webhooks as webhooks_q
 from ..store.visitors import land_visitor
-from .ghl import Answer
+from .answer import Answer
 
 _SOURCE = Rb2bVisitors()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from sync_pipeline.providers.enrichment_keys import domain_key as normalize_domain
 from sync_pipeline.sandbox.ghl.seed import (
     COMPANY_KINDS,
     COMPANY_WORDS,
@@ -50,7 +50,7 @@ class SeededPeople:
             return None
         h = digest(self.seed, "person", email, size=8)
         first, last = _names_from_local(local, h)
-        company = self._company_record(normalize_domain(domain))
+        company = self._company_record(_site_domain(domain))
         city, region, country, _, _ = PLACES[h[2] % len(PLACES)]
         return {
             "email": email,
@@ -68,7 +68,7 @@ class SeededPeople:
 
     def company(self, domain: str) -> dict[str, Any] | None:
         """The company at ``domain`` (any URL or host form), or None when unknown."""
-        domain = normalize_domain(domain)
+        domain = _site_domain(domain)
         if not domain or "." not in domain or self._missing("company", domain, domain):
             return None
         return self._company_record(domain)
@@ -104,6 +104,21 @@ class SeededPeople:
         if name.startswith(self.miss_prefix):
             return True
         return digest(self.seed, "miss", kind, key, size=2)[0] / 256 < self.miss_rate
+
+
+def _site_domain(value: str) -> str:
+    """The company domain a vendor reads from a website, as a URL or a bare host:
+    ``https://www.Acme.com/about`` → ``acme.com``.
+
+    The sandbox's own reading, written apart from the client's cache key on purpose: a fake that
+    shared the client's code could not catch that code's mistakes.
+    """
+    text = value.strip()
+    try:
+        host = urlsplit(text if "://" in text else f"//{text}").hostname
+    except ValueError:  # e.g. an unbalanced "[" in an IPv6 host
+        return ""
+    return (host or "").removeprefix("www.")
 
 
 def _names_from_local(local: str, h: bytes) -> tuple[str, str]:
