@@ -4,6 +4,10 @@ Chunks, not rows, are the unit Dagster fans out: each multiprocess step is a new
 so one step per email would spend its time starting interpreters. Inside a chunk, a thread pool
 sends concurrently; the shared rate limiter in the transport keeps every thread, and every other
 process, under the vendor's limit.
+
+Leases are short (:data:`LEASE`) and renewed by a heartbeat while the drain that holds them is
+alive (as Procrastinate and Temporal do): a drain killed mid-way holds its jobs for at most one
+lease, instead of a long lease sized for the slowest imaginable backlog.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -28,6 +33,9 @@ from .callbacks import deliver_callbacks
 from .worker import OutboxWorker, Outcome
 
 log = logging.getLogger(__name__)
+
+# How long a claim holds jobs without a heartbeat; renewed every third of it while the drain lives.
+LEASE = timedelta(seconds=30)
 
 
 @dataclass
@@ -90,7 +98,7 @@ def claim_chunks(
     owner: str,
     chunk_size: int = 50,
     max_rows: int = 1000,
-    lease: timedelta = timedelta(minutes=10),
+    lease: timedelta = LEASE,
     providers: Sequence[str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[list[Row]]:
@@ -114,35 +122,96 @@ def process_chunk(worker: OutboxWorker, rows: Sequence[Row], *, concurrency: int
     return report
 
 
+class LeaseHeartbeat:
+    """Renews every lease ``owner`` holds, every third of ``lease``, until the ``with`` block ends.
+
+    A thread, not a process: it dies with the drain, which is the point — a SIGKILLed drain's
+    leases lapse within one ``lease`` and its jobs go to the next drain.
+    """
+
+    def __init__(
+        self, store: Store, owner: str, lease: timedelta, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._store, self._owner, self._lease, self._clock = store, owner, lease, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-lease-heartbeat", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._lease.total_seconds() / 3):
+            try:
+                now = self._clock()
+                with self._store.transaction() as tx:
+                    outbox_q.renew_leases(tx, self._owner, lease_until=now + self._lease, now=now)
+            except Exception as exc:  # the next beat tries again; a lapsed lease only means a lookup
+                log.warning(f"outbox lease heartbeat for {self._owner} failed: {type(exc).__name__}: {exc}")
+
+
 def drain(
     worker: OutboxWorker,
     *,
     chunk_size: int = 50,
     concurrency: int = 4,
     max_rows: int = 1000,
-    lease: timedelta = timedelta(minutes=10),
+    lease: timedelta = LEASE,
     providers: Sequence[str] | None = None,
+    rounds: int | None = None,
 ) -> DrainReport:
-    """Claim and work due jobs until none is due (for the CLI and single-process use), then
-    :func:`finish_drain`.
-
-    Unlike the Dagster job, which fans chunks out to steps, one thread pool works every claimed
-    row here, so no thread idles at a chunk boundary while the vendor's budget goes unused.
-    """
-    owner = worker_id()
-    report = DrainReport()
-    while chunks := claim_chunks(
-        worker.store,
-        owner=owner,
+    """Claim and work due jobs until none is due (or after ``rounds`` claims), then :func:`finish_drain`."""
+    report = work_due_jobs(
+        worker,
         chunk_size=chunk_size,
+        concurrency=concurrency,
         max_rows=max_rows,
         lease=lease,
         providers=providers,
-        clock=worker.clock,
-    ):
-        report.merge(process_chunk(worker, [row for chunk in chunks for row in chunk], concurrency=concurrency))
-    report.count_transport(worker.providers())
+        rounds=rounds,
+    )
     return finish_drain(worker.store, report)
+
+
+def work_due_jobs(
+    worker: OutboxWorker,
+    *,
+    chunk_size: int = 50,
+    concurrency: int = 4,
+    max_rows: int = 1000,
+    lease: timedelta = LEASE,
+    providers: Sequence[str] | None = None,
+    rounds: int | None = None,
+) -> DrainReport:
+    """Claim and work due jobs until none is due (or after ``rounds`` claims of up to ``max_rows``).
+
+    One thread pool works every claimed row, so no thread idles at a chunk boundary while the
+    vendor's budget goes unused; a :class:`LeaseHeartbeat` keeps the claims while this drain lives.
+    Part of a drain: the caller ends it with :func:`finish_drain`.
+    """
+    owner = worker_id()
+    report = DrainReport()
+    with LeaseHeartbeat(worker.store, owner, lease, worker.clock):
+        claimed = 0
+        while (rounds is None or claimed < rounds) and (
+            chunks := claim_chunks(
+                worker.store,
+                owner=owner,
+                chunk_size=chunk_size,
+                max_rows=max_rows,
+                lease=lease,
+                providers=providers,
+                clock=worker.clock,
+            )
+        ):
+            claimed += 1
+            report.merge(process_chunk(worker, [row for chunk in chunks for row in chunk], concurrency=concurrency))
+    report.count_transport(worker.providers())
+    return report
 
 
 def finish_drain(store: Store, report: DrainReport, logger: Any = log) -> DrainReport:

@@ -124,7 +124,7 @@ class OutboxWorker:
             row,
             owner=row["lease_owner"] or "worker",
             now=now,
-            lease_until=row["lease_until"] or now + timedelta(minutes=10),
+            lease_until=row["lease_until"] or now,  # the claim's own heartbeat renews these with it
         )
         merged = dict(changes)
         for job in followers:

@@ -240,6 +240,24 @@ def lease_following_updates(store: Store, row: Row, *, owner: str, now: datetime
     return run
 
 
+def renew_leases(tx: Transaction, owner: str, *, lease_until: datetime, now: datetime) -> int:
+    """Extend every lease ``owner`` still holds (its heartbeat); return how many."""
+    return tx.execute(
+        "UPDATE outbox SET lease_until = :lease_until, updated_at = :now "
+        f"WHERE lease_owner = :owner AND status = '{JobStatus.SENDING}'",
+        {"owner": owner, "lease_until": lease_until, "now": now},
+    )
+
+
+def due_by_provider(tx: Transaction, now: datetime) -> dict[str, int]:
+    """Rows a drain would claim now, per provider (how many chunks a run should plan for)."""
+    where, params = _claimable_where(None)
+    rows = tx.fetchall(
+        f"SELECT o.provider, count(*) AS n FROM outbox o WHERE {where} GROUP BY o.provider", {"now": now, **params}
+    )
+    return {r["provider"]: int(r["n"]) for r in rows}
+
+
 def release(tx: Transaction, job_ids: Sequence[str], now: datetime) -> None:
     """Give leased jobs back to the queue as they were (their attempt did not happen)."""
     if not job_ids:

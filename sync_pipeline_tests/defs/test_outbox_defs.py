@@ -39,7 +39,7 @@ def test_send_outbox_job_drains_and_reports(wire) -> None:
         result = send_outbox.execute_in_process(
             instance=instance,
             resources=_resources(wired),
-            run_config={"ops": {"claim_outbox": {"config": {"chunk_size": 10}}}},
+            run_config={"ops": {"plan_outbox": {"config": {"chunk_size": 10}}}},
         )
         assert result.success
         report = result.output_for_node("report_outbox")
@@ -64,7 +64,7 @@ def test_send_outbox_multiprocess_runs_chunks_as_steps(wire) -> None:
         dg.execute_job(
             dg.reconstructable(get_send_outbox),
             instance=instance,
-            run_config={"ops": {"claim_outbox": {"config": {"chunk_size": 4}}}},
+            run_config={"ops": {"plan_outbox": {"config": {"chunk_size": 4}}}},
         ) as result,
     ):
         assert result.success

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from sync_pipeline import agent
-from sync_pipeline.outbox.drain import claim_chunks, drain, process_chunk
+from sync_pipeline.outbox.drain import LEASE, claim_chunks, drain, process_chunk
 from sync_pipeline.outbox.run import configured_worker, drain_configured
 from sync_pipeline_tests.outbox.conftest import FAST
 from sync_pipeline_tests.wiring import Wired, compress
@@ -143,3 +143,33 @@ def test_two_drainers_on_postgres_share_the_limit_and_never_send_twice(ready: Wi
     assert _statuses(ready) == {"sent": len(jobs)}
     assert stats["emails_accepted"] == len(jobs) and stats["duplicate_sends"] == 0
     assert stats["rate_limited"] == 0
+
+
+@pytest.mark.slow
+def test_a_killed_drains_jobs_go_out_within_a_minute_each_once(ready: Wired) -> None:
+    """A drain SIGKILLed while it holds claims (default lease, kept alive by its heartbeat) stops
+    renewing them: another drain sends every job within 60 s of the kill, none twice."""
+    jobs = _queue_emails(ready, 150)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sync_pipeline_tests.outbox.drain_worker", str(LEASE.total_seconds()), "120"],
+        env=dict(os.environ),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while ready.sandbox.admin("stats")["emails_accepted"] < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(10)
+    killed_at = time.monotonic()
+    held = _statuses(ready).get("sending", 0)
+    assert held > 0, "the drain should have died holding claims"
+    while _statuses(ready).get("sent", 0) < len(jobs) and time.monotonic() - killed_at < 60:
+        drain_configured(ready.store, ready.settings, chunk_size=10, concurrency=4, worker_options=FAST)
+        time.sleep(0.5)
+    recovered_in = time.monotonic() - killed_at
+    stats = ready.sandbox.admin("stats")
+    assert _statuses(ready) == {"sent": len(jobs)}, f"{held} claimed jobs not all sent {recovered_in:.0f} s after"
+    assert recovered_in <= 60
+    assert stats["emails_accepted"] == len(jobs) and stats["duplicate_sends"] == 0
