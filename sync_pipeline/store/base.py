@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,5 +100,18 @@ class Store(ABC):
         """Adapt the few dialect words in portable DDL (see ``sql/``) to this backend."""
         return ddl
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
-        """Release pooled connections."""
+    def before_close(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Run ``hook`` when this store closes, before its connections go — buffered writers (the call
+        ledger) flush there instead of losing rows. Returns a function that cancels the hook."""
+        hooks: list[Callable[[], None]] = self.__dict__.setdefault("_before_close", [])
+        hooks.append(hook)
+        return lambda: hooks.remove(hook) if hook in hooks else None
+
+    def close(self) -> None:
+        """Run the :meth:`before_close` hooks, then release the backend's connections."""
+        for hook in list(self.__dict__.get("_before_close", [])):
+            hook()
+        self._release_connections()
+
+    def _release_connections(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release pooled connections (each backend's part of :meth:`close`)."""

@@ -105,7 +105,7 @@ class DuckDBStore(Store):
     # One process at a time holds the file, so a migration transaction is already exclusive.
     migration_lock = transaction
 
-    def close(self) -> None:
+    def _release_connections(self) -> None:
         """Close the connection and let other processes have the file."""
         with self._mutex:
             self._closed = True

@@ -61,7 +61,7 @@ class PostgresStore(Store):
             tx.execute("SELECT pg_advisory_xact_lock(:lock_id)", {"lock_id": _MIGRATION_LOCK_ID})
             yield tx
 
-    def close(self) -> None:
+    def _release_connections(self) -> None:
         with self._idle_lock:
             idle, self._idle = self._idle, []
         for conn in idle:

@@ -42,7 +42,8 @@ class CallRecord:
 
 
 class CallLedger:
-    """A buffered writer of :class:`CallRecord` rows; thread-safe, flushes at exit."""
+    """A buffered writer of :class:`CallRecord` rows; thread-safe, flushes when its store closes and at
+    exit."""
 
     def __init__(self, store: Store, *, batch_size: int = 200, max_age_s: float = 2.0) -> None:
         self._store = store
@@ -53,6 +54,7 @@ class CallLedger:
         self._buffer: list[CallRecord] = []
         self._timer: threading.Timer | None = None
         atexit.register(self.flush)
+        self._cancel_close_hook = store.before_close(self.flush)  # the store's close flushes us first
 
     def record(self, record: CallRecord) -> None:
         with self._lock:
@@ -85,6 +87,7 @@ class CallLedger:
         """Flush and stop flushing at exit (the store may be closed after this)."""
         self.flush()
         atexit.unregister(self.flush)
+        self._cancel_close_hook()
 
 
 class LedgerTransport(httpx.BaseTransport):

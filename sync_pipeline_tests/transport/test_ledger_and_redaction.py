@@ -10,7 +10,7 @@ import pytest
 
 from sync_pipeline.errors import AuthError, PermanentVendorError, TransientVendorError
 from sync_pipeline.settings import Secret
-from sync_pipeline.store import Store
+from sync_pipeline.store import Store, connect, migrate
 from sync_pipeline.transport import CallLedger, Redactor
 
 from .conftest import ClientFactory
@@ -84,6 +84,25 @@ def test_the_ledger_flushes_by_size_and_by_age(store: Store, make_client: Client
     assert len(_ledger(store)) == 4
     by_size.close()
     assert len(_ledger(store)) == 5
+
+
+def test_closing_the_store_flushes_pending_ledger_rows_first(
+    db_url: str, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider still holding unflushed rows when its store closes loses none of them."""
+    store = connect(db_url)
+    migrate(store)
+    client = make_client(ledger=CallLedger(store, batch_size=100, max_age_s=60))
+    for i in range(5):
+        get_contact(client, f"c{i}")
+    with caplog.at_level(logging.WARNING):
+        store.close()
+    assert "dropped" not in caplog.text
+    reopened = connect(db_url)
+    try:
+        assert len(_ledger(reopened)) == 5
+    finally:
+        reopened.close()
 
 
 def test_secrets_never_leak(
