@@ -154,27 +154,10 @@ class LeaseHeartbeat:
                 log.warning(f"outbox lease heartbeat for {self._owner} failed: {type(exc).__name__}: {exc}")
 
 
-def drain(
-    worker: OutboxWorker,
-    *,
-    chunk_size: int = 50,
-    concurrency: int = 4,
-    max_rows: int = 1000,
-    lease: timedelta = LEASE,
-    providers: Sequence[str] | None = None,
-    rounds: int | None = None,
-) -> DrainReport:
-    """Claim and work due jobs until none is due (or after ``rounds`` claims), then :func:`finish_drain`."""
-    report = work_due_jobs(
-        worker,
-        chunk_size=chunk_size,
-        concurrency=concurrency,
-        max_rows=max_rows,
-        lease=lease,
-        providers=providers,
-        rounds=rounds,
-    )
-    return finish_drain(worker.store, report)
+def drain(worker: OutboxWorker, **options: Any) -> DrainReport:
+    """Claim and work due jobs until none is due (``options`` as for :func:`work_due_jobs`), then
+    :func:`finish_drain`: the whole drain for the CLI, tests and single-process deployments."""
+    return finish_drain(worker.store, work_due_jobs(worker, **options))
 
 
 def work_due_jobs(
