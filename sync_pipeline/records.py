@@ -101,6 +101,7 @@ class Enrichment:
     found: bool
     data: Mapping[str, Any] = field(default_factory=dict)
     cost_usd: float = 0.0
+    credits: float = 0.0  # what the vendor charged, in its own unit; cost_usd is it priced
 
 
 @dataclass(frozen=True)

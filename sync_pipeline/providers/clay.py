@@ -37,6 +37,7 @@ class ClayEnrichment:
     """:class:`~sync_pipeline.providers.base.EnrichmentProvider` backed by two Clay routines."""
 
     name = "clay"
+    max_batch = MAX_ITEMS  # items per routine run
 
     def __init__(
         self,
@@ -82,6 +83,16 @@ class ClayEnrichment:
     def enrich_companies(self, domains: Sequence[str]) -> list[Enrichment]:
         """One answer per domain, in order; up to 100 domains per routine run."""
         return self._enrich_many("company", [domain_key(d) for d in domains])
+
+    def enrich_batch(self, kind: EnrichmentKind, keys: Sequence[str]) -> list[Enrichment | TransientVendorError]:
+        """One routine run over up to ``max_batch`` keys: an answer per key, in order, with a failed
+        row as its error instead of raising — the run is paid for as a whole, so one failed row
+        must not lose the others' answers. A run that does not finish raises for all of them."""
+        if len(keys) > MAX_ITEMS:
+            raise ValueError(f"a Clay routine run takes at most {MAX_ITEMS} items; got {len(keys)}")
+        normalized = [(email_key if kind == "person" else domain_key)(k) for k in keys]
+        rows = self._run(kind, normalized)
+        return [self._answer_or_error(kind, key, rows.get(str(n))) for n, key in enumerate(normalized)]
 
     def stats(self) -> TransportStats:
         return self._client.stats()
@@ -136,6 +147,14 @@ class ClayEnrichment:
             if not cursor:
                 return
 
+    def _answer_or_error(
+        self, kind: EnrichmentKind, key: str, row: dict[str, Any] | None
+    ) -> Enrichment | TransientVendorError:
+        try:
+            return self._answer(kind, key, row)
+        except TransientVendorError as exc:
+            return exc
+
     def _answer(self, kind: EnrichmentKind, key: str, row: dict[str, Any] | None) -> Enrichment:
         if row is None:
             raise TransientVendorError(self.name, f"routine run returned no row for {kind} {key!r}")
@@ -152,4 +171,5 @@ class ClayEnrichment:
             found=bool(data),
             data=data,
             cost_usd=credits * self._usd_per_credit,
+            credits=credits,
         )

@@ -60,8 +60,16 @@ class PdlEnrichment:
         body: dict[str, Any] = response.json()
         data = body["data"] if kind == "person" else {k: v for k, v in body.items() if k not in _META}
         data = {**data, "likelihood": body.get("likelihood")}
-        cost = _credits_spent(response) * self._usd_per_credit
-        return Enrichment(key=key, kind=kind, provider=self.name, found=True, data=data, cost_usd=cost)
+        credits = _credits_spent(response)
+        return Enrichment(
+            key=key,
+            kind=kind,
+            provider=self.name,
+            found=True,
+            data=data,
+            cost_usd=credits * self._usd_per_credit,
+            credits=credits,
+        )
 
     def stats(self) -> TransportStats:
         return self._client.stats()

@@ -39,8 +39,8 @@ def email_provider(settings: Settings, store: Store, name: str | None = None) ->
 
 
 def enrichment_provider(settings: Settings, store: Store, name: str | None = None) -> EnrichmentProvider:
-    """The configured enricher (or ``name``)."""
-    return _build(ENRICHMENT_CLASSES, "enrichment_provider", name or settings.enrichment_provider, settings, store)
+    """The configured enricher, the first of an ``ENRICHMENT_PROVIDER`` waterfall (or ``name``)."""
+    return _build(ENRICHMENT_CLASSES, "enrichment_provider", name or settings.enrichment_providers[0], settings, store)
 
 
 def _build(classes: dict[str, str], setting: str, name: str, settings: Settings, store: Store) -> Any:
