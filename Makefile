@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DAGSTER_CONFIG ?= dagster.yaml
 export DAGSTER_HOME ?= $(CURDIR)/.sync_pipeline/dagster
+# dg checks that the project's venv is the active one
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: demo test dev dev-sandbox lint clean
+.PHONY: demo test dev dev-live lint clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -29,14 +31,14 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 test: $(INSTALLED)
 	$(BIN)/pytest
 
-## dev: the Dagster UI with every asset, job, sensor and schedule
+## dev: the Dagster UI (127.0.0.1:3000) on live sandbox vendors (GHL, Instantly, Clay, RB2B sender) with the
+## receiver and MCP server (127.0.0.1:8787); every sensor runs; Ctrl-C stops everything it started
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/sync-pipeline dev
 
-## dev-sandbox: the same UI with every vendor setting pointing at a local GHL sandbox (2,000 contacts),
-## so sensors and jobs run without keys; the sandbox stops with the UI
-dev-sandbox: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/sync-pipeline sandbox --contacts 2000 -- $(BIN)/dagster dev -w workspace.yaml
+## dev-live: the same UI against the real vendors your environment configures (GHL_API_KEY, ...)
+dev-live: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check sync_pipeline sync_pipeline_tests bench

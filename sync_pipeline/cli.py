@@ -1,4 +1,4 @@
-"""The `sync-pipeline` command: demo, sandbox, store, webhooks, contacts and outbox."""
+"""The `sync-pipeline` command: demo, sandbox, store, webhooks, MCP, contacts and outbox."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .settings import Settings, SettingsError, env_name, get_settings
-from .status import collect_status, format_status
+from .status import collect_status, format_status, needs_a_person
 from .store import StoreError, ensure_migrated, migrate, open_store
 from .store.outbox import JobStatus
 
@@ -43,7 +43,25 @@ def _print_json(value: Any) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(contacts=args.contacts, emails=args.emails)
+    return run_demo(
+        contacts=args.contacts,
+        emails=args.emails,
+        visitors=args.visitors,
+        html=args.html,
+        latency_ms=(args.latency_min_ms, args.latency_max_ms),
+    )
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from .dev import run_dev
+
+    return run_dev(
+        ui_port=args.ui_port,
+        serve_port=args.serve_port,
+        contacts=args.contacts,
+        seed=args.seed,
+        visitors_every_s=args.visitors_every,
+    )
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -55,12 +73,18 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from .defs.asset_status import asset_status, local_instance
+
     status = collect_status(ensure_migrated(open_store()), get_settings())
+    instance = local_instance()
+    if instance is not None:
+        status["assets"] = asset_status(instance)
+    problems = needs_a_person(status)
     if args.json:
-        _print_json(status)
+        _print_json({**status, "needs_a_person": problems})
     else:
         print(format_status(status))
-    return 0
+    return 1 if problems else 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -101,7 +125,33 @@ def _webhooks_serve(args: argparse.Namespace) -> int:
     app = build_app(ensure_migrated(open_store(settings)), settings)
     for line in disabled_webhook_routes(settings):
         print(line, file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # No access line per delivery: at 1,000 deliveries/s writing it took half the receiver's CPU.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from .agent.mcp_server import build_server
+
+    settings = get_settings()
+    # Opened (and migrated) before the first message, so a bad SYNC_PIPELINE_DB is one line here.
+    build_server(settings, store=ensure_migrated(open_store(settings))).run("stdio")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .serve import build_serve_app, check_bind
+
+    settings = get_settings()
+    check_bind(args.host, settings)
+    app = build_serve_app(ensure_migrated(open_store(settings)), settings, host=args.host)
+    for line in disabled_webhook_routes(settings):
+        print(line, file=sys.stderr)
+    auth = "bearer token required" if settings.mcp_token else "no token: loopback only"
+    print(f"MCP at http://{args.host}:{args.port}/mcp ({auth})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)  # as `webhooks serve`
     return 0
 
 
@@ -122,6 +172,17 @@ def _contacts_find(args: argparse.Namespace) -> int:
     query = None if "@" in args.query else args.query
     email = args.query if "@" in args.query else None
     _print_json(find_contacts(email=email, query=query, tag=args.tag, limit=args.limit))
+    return 0
+
+
+def _enrich(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .agent import enrich
+
+    target = {"email": args.target} if "@" in args.target else {"domain": args.target}
+    max_age = None if args.max_age_days is None else timedelta(days=args.max_age_days)
+    _print_json(enrich(**target, max_age=max_age, wait=not args.no_wait))
     return 0
 
 
@@ -193,13 +254,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sync-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run the main job against the local sandbox and report")
-    demo.add_argument("--contacts", type=int, default=2000, help="contacts seeded in the GHL sandbox")
-    demo.add_argument("--emails", type=int, default=100, help="emails queued and drained")
+    demo = commands.add_parser(
+        "demo", help="the whole story against sandbox vendors at realistic latency, with a report and charts"
+    )
+    demo.add_argument("--contacts", type=int, default=1000, help="contacts seeded in the GHL sandbox")
+    demo.add_argument("--emails", type=int, default=300, help="emails agents queue and send_outbox drains")
+    demo.add_argument("--visitors", type=int, default=40, help="visitors RB2B posts to the receiver")
+    demo.add_argument("--html", type=Path, help="where the charts page goes (default .sync_pipeline/demo.html)")
+    demo.add_argument("--latency-min-ms", type=float, default=300.0, help="fastest sandbox answer")
+    demo.add_argument("--latency-max-ms", type=float, default=800.0, help="slowest sandbox answer")
     demo.set_defaults(run=_demo)
 
+    dev = commands.add_parser(
+        "dev",
+        help="the Dagster UI on live sandbox vendors with the receiver and MCP server (what `make dev` runs)",
+    )
+    dev.add_argument("--ui-port", type=int, default=3000, help="port of the Dagster UI on 127.0.0.1")
+    dev.add_argument("--serve-port", type=int, default=8787, help="port of the receiver and MCP server")
+    dev.add_argument("--contacts", type=int, default=2000, help="contacts seeded in the GHL sandbox")
+    dev.add_argument("--seed", type=int, default=1, help="sandbox seed (the same seed, the same data)")
+    dev.add_argument("--visitors-every", type=float, default=20.0, help="seconds between RB2B visitor bursts")
+    dev.set_defaults(run=_dev)
+
     commands.add_parser("migrate", help="apply pending SQL migrations to SYNC_PIPELINE_DB").set_defaults(run=_migrate)
-    status = commands.add_parser("status", help="what the local store holds")
+    status = commands.add_parser(
+        "status",
+        help="what the local store holds and what needs a person (exit 1 when something does)",
+        description="Assets (from the Dagster instance under DAGSTER_HOME, else .sync_pipeline/dagster), contacts "
+        "per account, outbox depth and blocked writes, vendor calls and 429s, quarantined webhooks. Exits 1 when "
+        "something needs a person: a stale asset, dead or unknown jobs, blocked writes, a growing quarantine.",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=_status)
 
@@ -226,6 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8787, help="port to listen on")
     serve.set_defaults(run=_webhooks_serve)
 
+    commands.add_parser(
+        "mcp", help="serve the MCP tools over stdio (for an MCP client that starts this command)"
+    ).set_defaults(run=_mcp)
+    serve_all = commands.add_parser(
+        "serve", help="one process for the webhook receiver and the MCP server over streamable HTTP at /mcp"
+    )
+    serve_all.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; beyond loopback MCP_TOKEN must be set"
+    )
+    serve_all.add_argument("--port", type=int, default=8787, help="port to listen on")
+    serve_all.set_defaults(run=_serve)
+
     contacts = commands.add_parser("contacts", help="read contacts from the local store").add_subparsers(
         dest="sub", required=True
     )
@@ -237,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--tag", help="only contacts with this tag")
     find.add_argument("--limit", type=int, default=20, help="most contacts listed")
     find.set_defaults(run=_contacts_find)
+
+    enrich = commands.add_parser("enrich", help="enrich a person or company, cache first; prints the answer")
+    enrich.add_argument("target", metavar="EMAIL", help="an email address, or a company domain (acme.com)")
+    enrich.add_argument("--max-age-days", type=float, help="ask again when the cached answer is older than this")
+    enrich.add_argument("--no-wait", action="store_true", help="answer 'pending' at once on a miss")
+    enrich.set_defaults(run=_enrich)
 
     outbox = commands.add_parser("outbox", help="queued vendor writes").add_subparsers(dest="sub", required=True)
     enqueue = outbox.add_parser("enqueue", help="queue one email; prints the job id")
@@ -263,9 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[Exception], ...]:
     """Every error that means the input or the environment needs fixing, not the code: one line, exit 2."""
     from .agent.errors import InvalidRequest
+    from .enrichment.errors import EnrichmentError
     from .errors import VendorError
 
-    return (UsageError, SettingsError, StoreError, InvalidRequest, VendorError)
+    return (UsageError, SettingsError, StoreError, InvalidRequest, VendorError, EnrichmentError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

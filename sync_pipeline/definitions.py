@@ -10,7 +10,8 @@ import dagster as dg
 
 from .defs import resources
 from .defs.contacts import definitions as contacts
+from .defs.enrichment import definitions as enrichment
 from .defs.outbox import definitions as outbox
 from .defs.visitors import definitions as visitors
 
-defs = dg.Definitions.merge(resources.defs, contacts.defs, outbox.defs, visitors.defs)
+defs = dg.Definitions.merge(resources.defs, contacts.defs, outbox.defs, visitors.defs, enrichment.defs)

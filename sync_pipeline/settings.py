@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,10 @@ DUCKDB_MEMORY_LIMIT = "512MB"
 CONTACTS_FRESHNESS_MINUTES = 15
 _MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
 PDL_USD_PER_CREDIT = 0.10
+# Tool calls per MCP client per minute: a few per second, far above what one agent's reasoning loop
+# makes, low enough that a runaway loop cannot monopolize the store.
+MCP_RATE_LIMIT_PER_MINUTE = 120
+MCP_TOKEN_MIN_CHARS = 16
 GHL_PUBLISHED_WEBHOOK_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
 
 
@@ -119,7 +124,15 @@ class Settings:
     webhook_max_age_s: int = 300
 
     enrichment_ttl_days: int = 30
+    enrichment_not_found_ttl_days: int = 7  # a "no match" answer is asked again after this
+    enrichment_daily_budget_usd: float | None = None  # paid lookups stop for the UTC day past it; None = no budget
     contacts_freshness_minutes: int = CONTACTS_FRESHNESS_MINUTES
+
+    # MCP server (`sync-pipeline mcp` / `serve`): the bearer token /mcp asks for (required to serve
+    # beyond loopback), and how many tool calls one client (HTTP session, or the stdio process) may
+    # make in any minute.
+    mcp_token: Secret = field(default_factory=lambda: Secret(""))
+    mcp_rate_limit_per_minute: int = MCP_RATE_LIMIT_PER_MINUTE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -148,14 +161,31 @@ class Settings:
                 "SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT must be a size such as 512MB or 2GB; "
                 f"got {self.duckdb_memory_limit!r}"
             )
+        token = self.mcp_token.reveal()
+        if token and (len(token) < MCP_TOKEN_MIN_CHARS or any(c.isspace() for c in token)):
+            raise SettingsError(
+                f"MCP_TOKEN must be at least {MCP_TOKEN_MIN_CHARS} characters without spaces; generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         for name, allowed in (
             ("crm_provider", CRM_PROVIDERS),
             ("email_provider", EMAIL_PROVIDERS),
-            ("enrichment_provider", ENRICHMENT_PROVIDERS),
         ):
             value = getattr(self, name)
             if value not in allowed:
                 raise SettingsError(f"{_ENV_NAMES[name]} must be one of {', '.join(allowed)}; got {value!r}")
+        chain = self.enrichment_providers
+        if not chain or len(set(chain)) != len(chain) or any(p not in ENRICHMENT_PROVIDERS for p in chain):
+            raise SettingsError(
+                f"ENRICHMENT_PROVIDER must be one of {', '.join(ENRICHMENT_PROVIDERS)}, or several in the order "
+                f"to ask them (e.g. clay,pdl); got {self.enrichment_provider!r}"
+            )
+
+    @property
+    def enrichment_providers(self) -> tuple[str, ...]:
+        """``ENRICHMENT_PROVIDER`` as a waterfall: the enrichers in the order asked, the next one only
+        when the previous found nothing (one name = no waterfall)."""
+        return tuple(name.strip() for name in self.enrichment_provider.split(",") if name.strip())
 
     @property
     def crm_account(self) -> str:
@@ -217,7 +247,11 @@ _ENV_NAMES = {
     "instantly_webhook_token": "INSTANTLY_WEBHOOK_TOKEN",
     "webhook_max_age_s": "WEBHOOK_MAX_AGE_SECONDS",
     "enrichment_ttl_days": "ENRICHMENT_TTL_DAYS",
+    "enrichment_not_found_ttl_days": "ENRICHMENT_NOT_FOUND_TTL_DAYS",
+    "enrichment_daily_budget_usd": "ENRICHMENT_DAILY_BUDGET_USD",
     "contacts_freshness_minutes": "CONTACTS_FRESHNESS_MINUTES",
+    "mcp_token": "MCP_TOKEN",
+    "mcp_rate_limit_per_minute": "MCP_RATE_LIMIT_PER_MINUTE",
 }
 
 
@@ -248,7 +282,7 @@ def _parse(name: str, raw: str) -> object:
             if value <= 0:  # type: ignore[operator]
                 raise ValueError
             return value
-        if annotation == "float":
+        if annotation in ("float", "float | None"):
             value = float(raw)
             if value <= 0:  # type: ignore[operator]
                 raise ValueError
@@ -272,6 +306,24 @@ def scrub_url(url: str) -> str:
     creds, _, host = rest.rpartition("@")
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:********@{host}" if ":" in creds else url
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Run with ``values`` in the environment and settings read afresh; both restored on exit
+    (the demo and ``make dev`` point every setting at the sandbox this way)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
 
 
 @lru_cache(maxsize=1)

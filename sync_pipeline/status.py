@@ -7,6 +7,7 @@ from typing import Any
 
 from .settings import Settings, scrub_url
 from .store import Store
+from .store import api_calls as api_calls_q
 from .store import contacts as contacts_q
 from .store import outbox as outbox_q
 from .store import sync_state as state_q
@@ -16,6 +17,14 @@ from .store.overview import table_counts
 
 # Quarantined webhooks are listed for this long back.
 QUARANTINE_WINDOW = timedelta(days=1)
+# More quarantined deliveries than this in an hour means a vendor changed its payload (or someone
+# posts junk with a valid token): worth a look, though nothing is lost — the quarantine keeps them.
+QUARANTINE_WARN_PER_HOUR = 50
+
+
+def quarantine_growing(last_hour: int) -> bool:
+    """The one rule for "the quarantine grows too fast" (status and the visitors check)."""
+    return last_hour > QUARANTINE_WARN_PER_HOUR
 
 
 def collect_status(store: Store, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -32,6 +41,11 @@ def collect_status(store: Store, settings: Settings, now: datetime | None = None
         blocked = outbox_q.blocked_writes(tx, now)
         streams = state_q.all_streams(tx)
         quarantined = webhooks_q.quarantine_since(tx, now - QUARANTINE_WINDOW)
+        quarantined_last_hour, _ = webhooks_q.quarantine_count(tx, since=now - timedelta(hours=1))
+        calls = {
+            window: api_calls_q.calls_by_provider(tx, now - span)
+            for window, span in (("last_hour", timedelta(hours=1)), ("last_day", timedelta(days=1)))
+        }
     pending = [m.version for m in load_migrations() if m.version not in applied]
     return {
         "store": {
@@ -67,7 +81,39 @@ def collect_status(store: Store, settings: Settings, now: datetime | None = None
         "quarantine_last_day": [
             {"source": q["source"], "reason": q["reason"], "count": int(q["n"])} for q in quarantined
         ],
+        "quarantined_last_hour": quarantined_last_hour,
+        "vendor_calls": {
+            window: {
+                r["provider"]: {"calls": int(r["calls"]), "429s": int(r["rate_limited"]), "errors": int(r["errors"])}
+                for r in rows
+            }
+            for window, rows in calls.items()
+        },
     }
+
+
+def needs_a_person(status: dict[str, Any]) -> list[str]:
+    """What in ``status`` a person must look at; empty when all is well (the CLI's exit code)."""
+    found = [
+        f"asset {a['asset']} is stale: last materialized {a['last_materialized'] or 'never'}, "
+        f"its policy allows {a['fail_window_s']} s"
+        for a in status.get("assets", [])
+        if a["stale"]
+    ]
+    outbox = status["outbox_by_status"]
+    for state, what in (("dead", "the vendor refused them"), ("unknown", "the vendor could not say if they went")):
+        if outbox.get(state):
+            found.append(
+                f"{outbox[state]} outbox job(s) {state}: {what} (`sync-pipeline outbox list --status {state}`)"
+            )
+    if status["outbox_blocked"]:
+        found.append(describe_blocked(status["outbox_blocked"]))
+    if quarantine_growing(status["quarantined_last_hour"]):
+        found.append(
+            f"{status['quarantined_last_hour']} webhook deliveries quarantined in the last hour "
+            f"(more than {QUARANTINE_WARN_PER_HOUR}); see the reasons below"
+        )
+    return found
 
 
 def describe_blocked(blocked: list[dict[str, Any]]) -> str:
@@ -114,4 +160,15 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"stream     {stream['stream']}: cursor {stream['cursor']} (updated {stream['updated_at']})")
     for q in status["quarantine_last_day"]:
         lines.append(f"quarantine {q['source']}: {q['count']} in the last day: {q['reason']}")
+    for window, providers in status["vendor_calls"].items():
+        for provider, n in providers.items():
+            label = window.replace("_", " ")
+            lines.append(f"vendor     {provider} {label}: {n['calls']:,} calls, {n['429s']} 429s, {n['errors']} errors")
+    for a in status.get("assets", []):
+        age = "never materialized" if a["last_materialized"] is None else f"last {a['last_materialized']}"
+        policy = f", policy {a['fail_window_s']} s" if a["fail_window_s"] else ""
+        lines.append(f"asset      {a['asset']}: {age}{policy}{'  STALE' if a['stale'] else ''}")
+    problems = needs_a_person(status)
+    lines.append("needs a person: " + ("nothing" if not problems else ""))
+    lines.extend(f"  - {p}" for p in problems)
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """The agent-facing API: local reads in milliseconds, and writes queued with a job id at once."""
 
 from .contacts import find_contacts, get_contact
+from .enrichment import contact_profile, enrich
 from .errors import InvalidRequest, UnknownContact
 from .outbox import (
     add_tags,
@@ -17,8 +18,10 @@ __all__ = [
     "InvalidRequest",
     "UnknownContact",
     "add_tags",
+    "contact_profile",
     "delete_contact",
     "enqueue_email",
+    "enrich",
     "find_contacts",
     "get_contact",
     "job_status",

@@ -15,9 +15,15 @@ class SandboxServerError(RuntimeError):
 
 
 class ServerThread:
-    """One uvicorn server in a daemon thread. ``port=0`` picks a free port; read it from ``url``."""
+    """One uvicorn server in a daemon thread. ``port=0`` picks a free port; read it from ``url``.
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox") -> None:
+    ``lifespan=True`` runs the app's startup and shutdown hooks (an app that starts workers there,
+    such as the receiver with the MCP server); the vendor sandboxes have none.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox", lifespan: bool = False
+    ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -31,7 +37,7 @@ class ServerThread:
             app,
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan="on" if lifespan else "off",
             timeout_graceful_shutdown=1,  # a request hanging in a timeout fault must not block stop()
         )
         self._server = uvicorn.Server(config)
