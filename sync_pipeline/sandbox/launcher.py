@@ -11,7 +11,7 @@ In-process::
 From ``sync-pipeline sandbox``: :func:`serve_sandbox` starts the same servers, prints the base URLs,
 writes them with the credentials as JSON and blocks until interrupted. ``sync-pipeline sandbox --
 COMMAND`` (:func:`run_with_sandbox`) instead runs COMMAND with the sandbox's environment and stops
-the servers when it exits: ``make dev-sandbox`` serves the Dagster UI this way, so its sensors and
+the servers when it exits: any command gets every vendor setting this way, so Dagster's sensors and
 jobs reach vendors without any setting.
 """
 
