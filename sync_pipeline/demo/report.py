@@ -22,6 +22,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return ["   " + line(cells[0]), "   " + "  ".join("-" * w for w in widths), *["   " + line(r) for r in cells[1:]]]
 
 
+def _latency_table(title: str, kind: str, latencies: Sequence[Latency]) -> list[str]:
+    rows = [(r.label, f"{r.p50:.1f}", f"{r.p99:.1f}", len(r.samples_ms)) for r in latencies]
+    return ["", title, *_table((kind, "p50 ms", "p99 ms", "calls"), rows)]
+
+
 def _speedup(local: Latency, remote: Latency) -> str:
     return f"{remote.p50 / local.p50:,.0f} times" if local.p50 > 0 else "n/a"
 
@@ -67,22 +72,14 @@ def format_report(f: Figures) -> str:
         )
     if f.reads:
         local, mcp, vendor = f.reads
-        out += ["", "Agent reads of one contact:"]
-        out += _table(
-            ("read", "p50 ms", "p99 ms", "calls"),
-            [(r.label, f"{r.p50:.1f}", f"{r.p99:.1f}", len(r.samples_ms)) for r in f.reads],
-        )
+        out += _latency_table("Agent reads of one contact:", "read", f.reads)
         out.append(
             f"   A local read answers {_speedup(local, vendor)} faster than asking GHL (p50), and through MCP "
             f"{_speedup(mcp, vendor)} faster: neither spends the CRM's rate limit."
         )
     if f.enqueues:
         enqueue, direct = f.enqueues
-        out += ["", "Agent writes:"]
-        out += _table(
-            ("write", "p50 ms", "p99 ms", "calls"),
-            [(r.label, f"{r.p50:.1f}", f"{r.p99:.1f}", len(r.samples_ms)) for r in f.enqueues],
-        )
+        out += _latency_table("Agent writes:", "write", f.enqueues)
         out.append(
             f"   Queueing an email answers {_speedup(enqueue, direct)} faster than sending it while the agent waits; "
             f"send_outbox then sent {f.outbox.get('sent', 0):,} in {f.drain_seconds:.0f} s under GHL's limit "
