@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
@@ -28,6 +30,22 @@ from .store import Store
 from .webhooks.app import build_app
 
 MCP_PATH = "/mcp"
+
+
+class _ClientGone(logging.Filter):
+    """Drops the SDK's ERROR (with a traceback) when a client ends its session while the server's
+    standalone SSE stream is open: a clean disconnect, not a failure (modelcontextprotocol/python-sdk
+    #1227 and kin). Every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, anyio.ClosedResourceError | anyio.BrokenResourceError)
+
+
+def _quiet_client_disconnects() -> None:
+    sdk_transport = logging.getLogger("mcp.server.streamable_http")
+    if not any(isinstance(f, _ClientGone) for f in sdk_transport.filters):
+        sdk_transport.addFilter(_ClientGone())
 
 
 def check_bind(host: str, settings: Settings) -> None:
@@ -65,6 +83,7 @@ def build_serve_app(
 ) -> Starlette:
     """The receiver and MCP (at ``/mcp``) as one ASGI app over one store; checks the bind first."""
     check_bind(host, settings)
+    _quiet_client_disconnects()
     mcp = build_server(settings, store=store, limiter=limiter, host=host)
     # The SDK's app routes /mcp itself; it is reached through a Route of the same path, so the
     # receiver keeps every other path.

@@ -18,7 +18,6 @@ sandbox counted themselves.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import secrets
@@ -253,15 +252,7 @@ class Story:
                     if result.isError:
                         raise RuntimeError(f"MCP contacts_get failed: {result.content}")
 
-        # The SDK's server logs a ClosedResourceError traceback from its standalone SSE writer when a
-        # client ends its session (benign, modelcontextprotocol/python-sdk#1227 and kin); keep it out
-        # of the report, which would otherwise show a traceback for a clean disconnect.
-        sse = logging.getLogger("mcp.server.streamable_http")
-        level, sse.level = sse.level, logging.CRITICAL
-        try:
-            anyio.run(session)
-        finally:
-            sse.setLevel(level)
+        anyio.run(session)
         return Latency("MCP over HTTP (local)", tuple(samples))
 
     def agents_write(self, ids: list[str], emails: int) -> None:
