@@ -9,6 +9,8 @@ from .settings import Settings, scrub_url
 from .store import Store
 from .store import api_calls as api_calls_q
 from .store import contacts as contacts_q
+from .store import enrichment_cache as cache_q
+from .store import enrichment_ledger as ledger_q
 from .store import outbox as outbox_q
 from .store import sync_state as state_q
 from .store import webhooks as webhooks_q
@@ -46,6 +48,12 @@ def collect_status(store: Store, settings: Settings, now: datetime | None = None
             window: api_calls_q.calls_by_provider(tx, now - span)
             for window, span in (("last_hour", timedelta(hours=1)), ("last_day", timedelta(days=1)))
         }
+        cache_entries = cache_q.counts(tx, now)
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        enrichment = {
+            "today": ledger_q.totals(tx, today),
+            "last_30_days": ledger_q.totals(tx, now - timedelta(days=30)),
+        }
     pending = [m.version for m in load_migrations() if m.version not in applied]
     return {
         "store": {
@@ -82,6 +90,8 @@ def collect_status(store: Store, settings: Settings, now: datetime | None = None
             {"source": q["source"], "reason": q["reason"], "count": int(q["n"])} for q in quarantined
         ],
         "quarantined_last_hour": quarantined_last_hour,
+        "enrichment_cache": cache_entries,
+        "enrichment": {window: _enrichment_window(t) for window, t in enrichment.items()},
         "vendor_calls": {
             window: {
                 r["provider"]: {"calls": int(r["calls"]), "429s": int(r["rate_limited"]), "errors": int(r["errors"])}
@@ -89,6 +99,17 @@ def collect_status(store: Store, settings: Settings, now: datetime | None = None
             }
             for window, rows in calls.items()
         },
+    }
+
+
+def _enrichment_window(totals: dict[str, float]) -> dict[str, float]:
+    lookups = totals["hits"] + totals["paid_calls"]
+    return {
+        "hits": int(totals["hits"]),
+        "paid_calls": int(totals["paid_calls"]),
+        "hit_rate": round(totals["hits"] / lookups, 4) if lookups else 0.0,
+        "spent_usd": round(totals["spent_usd"], 2),
+        "avoided_usd": round(totals["avoided_usd"], 2),
     }
 
 
@@ -164,6 +185,16 @@ def format_status(status: dict[str, Any]) -> str:
         for provider, n in providers.items():
             label = window.replace("_", " ")
             lines.append(f"vendor     {provider} {label}: {n['calls']:,} calls, {n['429s']} 429s, {n['errors']} errors")
+    entries = status["enrichment_cache"]
+    lines.append(
+        f"enrichment cache: {entries['fresh_hits']:,} fresh answers, {entries['fresh_not_found']:,} fresh "
+        f"'no match', {entries['expired']:,} expired"
+    )
+    for window, e in status["enrichment"].items():
+        lines.append(
+            f"enrichment {window.replace('_', ' ')}: {e['paid_calls']:,} paid, {e['hits']:,} from the cache "
+            f"(hit rate {e['hit_rate']:.0%}), ${e['spent_usd']:,.2f} spent, ${e['avoided_usd']:,.2f} avoided"
+        )
     for a in status.get("assets", []):
         age = "never materialized" if a["last_materialized"] is None else f"last {a['last_materialized']}"
         policy = f", policy {a['fail_window_s']} s" if a["fail_window_s"] else ""

@@ -14,6 +14,7 @@ from sync_pipeline.settings import Settings, get_settings
 from sync_pipeline.status import QUARANTINE_WARN_PER_HOUR, collect_status, format_status, needs_a_person
 from sync_pipeline.store import Store
 from sync_pipeline.store import api_calls as api_calls_q
+from sync_pipeline.store import enrichment_ledger as ledger_q
 from sync_pipeline.store import outbox as outbox_q
 from sync_pipeline.store import webhooks as webhooks_q
 from sync_pipeline.store.outbox import JobStatus
@@ -76,11 +77,14 @@ def test_cli_status_exits_1_when_something_needs_a_person(
     (tmp_path / "dagster.yaml").write_text("")
     get_settings.cache_clear()
     try:
-        assert cli.main(["status", "--json"]) == 1  # ghl_contacts was never materialized
+        assert cli.main(["status", "--json"]) == 1  # no asset with a freshness policy was ever materialized
         report = json.loads(capsys.readouterr().out)
-        assert report["needs_a_person"][0].startswith("asset ghl_contacts is stale: last materialized never")
+        stale = [p for p in report["needs_a_person"] if p.startswith("asset ")]
+        assert "asset ghl_contacts is stale: last materialized never, its policy allows 900 s" in stale
+        assert "asset clay_enrichments is stale: last materialized never, its policy allows 2592000 s" in stale
         with dg.DagsterInstance.get() as instance:
-            instance.report_runless_asset_event(dg.AssetMaterialization("ghl_contacts"))
+            for asset in ("ghl_contacts", "clay_enrichments"):
+                instance.report_runless_asset_event(dg.AssetMaterialization(asset))
         assert cli.main(["status"]) == 0
         assert "needs a person: nothing" in capsys.readouterr().out
     finally:
@@ -96,3 +100,46 @@ def test_asset_freshness_follows_each_assets_policy() -> None:
         assert not by_asset["rb2b_visitors"]["stale"]  # no policy: never stale
         later = {a["asset"]: a for a in asset_status(instance, now + timedelta(minutes=16))}
         assert later["ghl_contacts"]["stale"]
+
+
+def test_enrichment_spend_and_savings_today_and_over_30_days(store: Store) -> None:
+    now = datetime.now(UTC)
+
+    def row(event: str, cost: float, avoided: float, at: datetime) -> dict:
+        return {
+            "recorded_at": at,
+            "budget_day": at.date().isoformat(),
+            "kind": "person",
+            "key": "ann@acme.example",
+            "provider": "clay",
+            "event": event,
+            "outcome": "hit",
+            "credits": 4 if event == "paid" else 0,
+            "cost_usd": cost,
+            "avoided_usd": avoided,
+            "entry_expires_at": at + timedelta(days=30),
+            "caller": "test",
+        }
+
+    with store.transaction() as tx:
+        ledger_q.record(
+            tx,
+            [
+                row("paid", 0.20, 0.0, now - timedelta(days=3)),
+                row("hit", 0.0, 0.20, now),
+                row("hit", 0.0, 0.20, now),
+            ],
+        )
+    status = collect_status(store, SETTINGS, now=now)
+    assert status["enrichment"]["today"] == {
+        "hits": 2,
+        "paid_calls": 0,
+        "hit_rate": 1.0,
+        "spent_usd": 0.0,
+        "avoided_usd": 0.4,
+    }
+    assert status["enrichment"]["last_30_days"]["paid_calls"] == 1
+    assert status["enrichment"]["last_30_days"]["hit_rate"] == round(2 / 3, 4)
+    assert "enrichment last 30 days: 1 paid, 2 from the cache (hit rate 67%), $0.20 spent, $0.40 avoided" in (
+        format_status(status)
+    )
