@@ -263,20 +263,6 @@ def totals(tx: Transaction, matched_at: datetime) -> dict[str, int]:
     return {k: int(v or 0) for k, v in (row or {}).items()}
 
 
-def quarantined(tx: Transaction, source: str, *, after_id: int = 0, since: datetime | None = None) -> tuple[int, int]:
-    """Deliveries of ``source`` quarantined after quarantine id ``after_id`` (and at or after
-    ``since``): their count and the newest id (``after_id`` when none)."""
-    window = " AND received_at >= :since" if since is not None else ""
-    row = tx.fetchone(
-        "SELECT count(*) AS n, max(id) AS newest FROM webhook_quarantine "
-        f"WHERE source = :source AND id > :after{window}",
-        {"source": source, "after": after_id, "since": since},
-    )
-    if not row or not row["n"]:
-        return 0, after_id
-    return int(row["n"]), int(row["newest"])
-
-
 def recent(tx: Transaction, *, since: datetime | None, matched: bool | None, limit: int) -> list[Row]:
     """Rows last seen at or after ``since``, newest first; ``matched`` narrows to (un)matched."""
     where = ["last_seen_at >= :since"] if since is not None else []

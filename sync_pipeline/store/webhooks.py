@@ -4,30 +4,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from .base import Row, Transaction
+from .base import Row, Transaction, in_list
 
 
-def first_receipt(tx: Transaction, source: str, webhook_id: str, now: datetime) -> bool:
-    """Record a delivery id; False when it was seen before (a replay or a vendor retry)."""
-    if tx.fetchone(
-        "SELECT 1 AS seen FROM webhook_receipts WHERE source = :source AND webhook_id = :id",
-        {"source": source, "id": webhook_id},
-    ):
-        return False
-    tx.execute(
-        "INSERT INTO webhook_receipts (source, webhook_id, received_at) VALUES (:source, :id, :now)",
-        {"source": source, "id": webhook_id, "now": now},
-    )
-    return True
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery's id at its vendor (or a digest of its body) and when it arrived."""
+
+    webhook_id: str
+    received_at: datetime
 
 
-def quarantine(tx: Transaction, source: str, reason: str, body: str, now: datetime) -> None:
-    """Keep a delivery we could not accept, verbatim, with the reason (nothing is lost)."""
-    tx.execute(
+def first_receipts(tx: Transaction, source: str, receipts: Sequence[Receipt]) -> list[bool]:
+    """Record delivery ids; for each, False when it was seen before — a replay, a vendor retry, or
+    the same id earlier in ``receipts`` (one query reads the known ids, one inserts the new)."""
+    ids_sql, params = in_list("id", sorted({r.webhook_id for r in receipts}))
+    seen = {
+        r["webhook_id"]
+        for r in tx.fetchall(
+            f"SELECT webhook_id FROM webhook_receipts WHERE source = :source AND webhook_id IN {ids_sql}",
+            {**params, "source": source},
+        )
+    }
+    first, new = [], []
+    for receipt in receipts:
+        first.append(receipt.webhook_id not in seen)
+        if first[-1]:
+            seen.add(receipt.webhook_id)
+            new.append({"source": source, "id": receipt.webhook_id, "now": receipt.received_at})
+    tx.executemany("INSERT INTO webhook_receipts (source, webhook_id, received_at) VALUES (:source, :id, :now)", new)
+    return first
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A delivery we could not accept, verbatim, with the reason."""
+
+    source: str
+    reason: str
+    body: str
+    received_at: datetime
+
+
+def quarantine(tx: Transaction, deliveries: Sequence[Quarantined]) -> None:
+    """Keep deliveries we could not accept, with the reason (nothing is lost), in one statement."""
+    tx.executemany(
         "INSERT INTO webhook_quarantine (source, received_at, reason, body) VALUES (:source, :now, :reason, :body)",
-        {"source": source, "now": now, "reason": reason[:2000], "body": body},
+        [{"source": d.source, "now": d.received_at, "reason": d.reason[:2000], "body": d.body} for d in deliveries],
     )
 
 
@@ -65,6 +92,23 @@ def quarantine_since(tx: Transaction, since: datetime) -> list[Row]:
         "WHERE received_at >= :since GROUP BY source, reason ORDER BY n DESC, source, reason LIMIT 20",
         {"since": since},
     )
+
+
+def quarantine_count(
+    tx: Transaction, *, source: str | None = None, after_id: int = 0, since: datetime | None = None
+) -> tuple[int, int]:
+    """How many deliveries (of ``source``, or all) were quarantined after row ``after_id`` and since
+    ``since``, and the newest row id among them (``after_id`` when none)."""
+    where = ["id > :after"]
+    if source is not None:
+        where.append("source = :source")
+    if since is not None:
+        where.append("received_at >= :since")
+    row = tx.fetchone(
+        f"SELECT count(*) AS n, max(id) AS newest FROM webhook_quarantine WHERE {' AND '.join(where)}",
+        {"source": source, "after": after_id, "since": since},
+    )
+    return (int(row["n"]), int(row["newest"] or after_id)) if row else (0, after_id)
 
 
 def ping(tx: Transaction) -> None:

@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 from ..store import Row, Store
 from ..store import sync_state as state_q
 from ..store import visitor_days as days_q
+from ..store import webhooks as webhooks_q
 from ..store.contacts import Account
 
 _LINKEDIN = re.compile(r"linkedin\.com/(in|pub)/([^/?#\s\"'\\]+)", re.IGNORECASE)
@@ -154,8 +155,8 @@ def update_visitors(
     with store.transaction() as tx:
         for name, value in {**days_q.touched_summary(tx, now), **days_q.totals(tx, now)}.items():
             setattr(report, name, value)
-        report.quarantined_since_last_run, quarantine_id = days_q.quarantined(
-            tx, "rb2b", after_id=int(position.get("quarantine_id", 0))
+        report.quarantined_since_last_run, quarantine_id = webhooks_q.quarantine_count(
+            tx, source="rb2b", after_id=int(position.get("quarantine_id", 0))
         )
         cursor = json.dumps({"seq": report.cursor_seq, "quarantine_id": quarantine_id})
         state_q.save(tx, days_q.STREAM, cursor=cursor, checkpoint=None, at=now)

@@ -11,17 +11,18 @@ the source of truth: webhooks fire for some fields only and may arrive out of or
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..store import Store
+from ..store import Transaction
 from ..store import contacts as contacts_q
 from ..store import outbox as outbox_q
 from ..store import webhooks as webhooks_q
 from .answer import Answer
+from .delivery import Delivery, Rejected, VendorEvent, json_event
 from .ghl_signature import GhlVerifier, SignatureError
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,33 @@ CONTACT_EVENTS = ("ContactCreate", "ContactUpdate", "ContactDelete", "ContactTag
 MESSAGE_EVENTS = ("OutboundMessage", "LCEmailStats")
 
 
-def handle_ghl(
-    store: Store,
+@dataclass(frozen=True)
+class GhlEvent(VendorEvent):
+    """A signed GHL event, applied once per ``webhookId`` (else per body digest)."""
+
+    provider: str
+
+    def apply(self, tx: Transaction) -> Answer:
+        kind, now = self.event["type"], self.received_at
+        if kind in CONTACT_EVENTS:
+            contact_id = self.event.get("id") or self.event.get("contactId")
+            if not isinstance(contact_id, str) or not contact_id:
+                return self.quarantine(tx, f"{kind} without a contact id")
+            webhooks_q.record_contact_event(tx, self.provider, contact_id, kind, now)
+            if kind == "ContactDelete":
+                contacts_q.soft_delete(tx, contacts_q.Account(self.provider), [contact_id], now)
+            return Answer(200, f"{kind} recorded")
+        if kind in MESSAGE_EVENTS:
+            ref, status = _delivery(self.event)
+            if ref is None or status is None:
+                return self.quarantine(tx, f"{kind} without a message id or status")
+            matched = outbox_q.record_delivery(tx, self.provider, ref, status, now)
+            return Answer(200, f"{kind} {status} for {matched} job(s)")
+        log.info("ignored GHL webhook type %s", kind)
+        return Answer(200, f"{kind} not used")
+
+
+def accept_ghl(
     verifier: GhlVerifier,
     body: bytes,
     headers: Mapping[str, str],
@@ -40,54 +66,24 @@ def handle_ghl(
     max_age: timedelta,
     now: datetime | None = None,
     provider: str = "ghl",
-) -> Answer:
-    """Authenticate, de-duplicate and apply one GHL delivery."""
+) -> Answer | Delivery:
+    """A 401 for a bad signature; else the delivery to store: an event, or the body with why it is
+    not usable (malformed, or older than ``max_age``: a possible replay)."""
     now = now or datetime.now(UTC)
     try:
         verifier.verify(body, headers)
     except SignatureError as exc:
         log.warning("rejected GHL webhook: %s", exc)
         return Answer(401, str(exc))
+    event = json_event("ghl", "GHL", body, "type", now)
+    if isinstance(event, Rejected):
+        return event
     text = body.decode("utf-8", errors="replace")
-    try:
-        event = json.loads(body)
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            raise ValueError("body is not a JSON object with a string 'type'")
-    except ValueError as exc:
-        return _quarantine(store, f"malformed GHL delivery: {exc}", text, now)
-
     sent_at = _timestamp(event.get("timestamp"))
     if sent_at is not None and now - sent_at > max_age:
-        return _quarantine(store, f"stale delivery: timestamp {event['timestamp']} is older than {max_age}", text, now)
+        return Rejected("ghl", text, now, f"stale delivery: timestamp {event['timestamp']} is older than {max_age}")
     delivery_id = str(event.get("webhookId") or hashlib.sha256(body).hexdigest())
-    kind = event["type"]
-    with store.transaction() as tx:
-        if not webhooks_q.first_receipt(tx, "ghl", delivery_id, now):
-            return Answer(200, "duplicate delivery ignored")
-        if kind in CONTACT_EVENTS:
-            contact_id = event.get("id") or event.get("contactId")
-            if not isinstance(contact_id, str) or not contact_id:
-                webhooks_q.quarantine(tx, "ghl", f"{kind} without a contact id", text, now)
-                return Answer(200, "quarantined")
-            webhooks_q.record_contact_event(tx, provider, contact_id, kind, now)
-            if kind == "ContactDelete":
-                contacts_q.soft_delete(tx, contacts_q.Account(provider), [contact_id], now)
-            return Answer(200, f"{kind} recorded")
-        if kind in MESSAGE_EVENTS:
-            ref, status = _delivery(event)
-            if ref is None or status is None:
-                webhooks_q.quarantine(tx, "ghl", f"{kind} without a message id or status", text, now)
-                return Answer(200, "quarantined")
-            matched = outbox_q.record_delivery(tx, provider, ref, status, now)
-            return Answer(200, f"{kind} {status} for {matched} job(s)")
-    log.info("ignored GHL webhook type %s", kind)
-    return Answer(200, f"{kind} not used")
-
-
-def _quarantine(store: Store, reason: str, body: str, now: datetime) -> Answer:
-    with store.transaction() as tx:
-        webhooks_q.quarantine(tx, "ghl", reason, body, now)
-    return Answer(200, "quarantined")
+    return GhlEvent("ghl", text, now, event, delivery_id, provider)
 
 
 def _delivery(event: dict[str, Any]) -> tuple[str | None, str | None]:

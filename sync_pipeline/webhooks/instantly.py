@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..settings import Secret
-from ..store import Store
+from ..store import Transaction
 from ..store import outbox as outbox_q
-from ..store import webhooks as webhooks_q
 from .answer import Answer
+from .delivery import Delivery, Rejected, VendorEvent, json_event
 
 TOKEN_HEADER = "x-webhook-token"
 # Payload event names (which can differ from subscription names) → our delivery status.
@@ -34,36 +34,32 @@ DELIVERY_STATUS = {
 }
 
 
-def handle_instantly(
-    store: Store,
-    token: Secret,
-    body: bytes,
-    headers: Mapping[str, str],
-    query_token: str | None,
-    now: datetime | None = None,
-) -> Answer:
-    """Authenticate, de-duplicate and apply one Instantly delivery."""
+@dataclass(frozen=True)
+class InstantlyEvent(VendorEvent):
+    """An Instantly event, applied once per body digest (Instantly sends no delivery id)."""
+
+    def apply(self, tx: Transaction) -> Answer:
+        kind = self.event["event_type"]
+        status = DELIVERY_STATUS.get(kind)
+        lead = self.event.get("lead_email")
+        if status is None:
+            return Answer(200, f"{kind} not used")
+        if not isinstance(lead, str) or "@" not in lead:
+            return self.quarantine(tx, f"{kind} without a lead_email")
+        matched = outbox_q.record_delivery_to(tx, "instantly", lead.lower(), status, self.received_at)
+        return Answer(200, f"{kind} -> {status} for {matched} job(s)")
+
+
+def accept_instantly(
+    token: Secret, body: bytes, headers: Mapping[str, str], query_token: str | None, now: datetime | None = None
+) -> Answer | Delivery:
+    """A 401 for a wrong token; else the delivery to store: an event, or the body with why it is not one."""
     now = now or datetime.now(UTC)
     offered = headers.get(TOKEN_HEADER) or query_token or ""
     if not token or not hmac.compare_digest(offered.encode(), token.reveal().encode()):
         return Answer(401, "missing or wrong webhook token")
+    event = json_event("instantly", "Instantly", body, "event_type", now)
+    if isinstance(event, Rejected):
+        return event
     text = body.decode("utf-8", errors="replace")
-    with store.transaction() as tx:
-        try:
-            event = json.loads(body)
-            if not isinstance(event, dict) or not isinstance(event.get("event_type"), str):
-                raise ValueError("body is not a JSON object with a string 'event_type'")
-        except ValueError as exc:
-            webhooks_q.quarantine(tx, "instantly", f"malformed Instantly delivery: {exc}", text, now)
-            return Answer(200, "quarantined")
-        if not webhooks_q.first_receipt(tx, "instantly", hashlib.sha256(body).hexdigest(), now):
-            return Answer(200, "duplicate delivery ignored")
-        status = DELIVERY_STATUS.get(event["event_type"])
-        lead = event.get("lead_email")
-        if status is None:
-            return Answer(200, f"{event['event_type']} not used")
-        if not isinstance(lead, str) or "@" not in lead:
-            webhooks_q.quarantine(tx, "instantly", f"{event['event_type']} without a lead_email", text, now)
-            return Answer(200, "quarantined")
-        matched = outbox_q.record_delivery_to(tx, "instantly", lead.lower(), status, now)
-    return Answer(200, f"{event['event_type']} -> {status} for {matched} job(s)")
+    return InstantlyEvent("instantly", text, now, event, hashlib.sha256(body).hexdigest())

@@ -4,13 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from ...status import QUARANTINE_WARN_PER_HOUR, quarantine_growing
 from ...store import visitor_days as days_q
+from ...store import webhooks as webhooks_q
 from ..resources import ProvidersResource, StoreResource
 from .assets import rb2b_visitors
-
-# More malformed RB2B deliveries than this in an hour means RB2B changed its payload (or someone
-# is posting junk with the token): worth a look, though nothing is lost — the quarantine keeps them.
-QUARANTINE_WARN_PER_HOUR = 50
 
 
 @dg.asset_check(asset=rb2b_visitors, description="Every matched visitor points at a live contact of the CRM account.")
@@ -27,9 +25,9 @@ def rb2b_visitors_match_live_contacts(store: StoreResource, providers: Providers
 def rb2b_quarantine_growth(store: StoreResource) -> dg.AssetCheckResult:
     since = datetime.now(UTC) - timedelta(hours=1)
     with store.get_store().transaction() as tx:
-        last_hour, _ = days_q.quarantined(tx, "rb2b", since=since)
+        last_hour, _ = webhooks_q.quarantine_count(tx, source="rb2b", since=since)
     return dg.AssetCheckResult(
-        passed=last_hour <= QUARANTINE_WARN_PER_HOUR,
+        passed=not quarantine_growing(last_hour),
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"quarantined_last_hour": last_hour, "limit_per_hour": QUARANTINE_WARN_PER_HOUR},
     )
