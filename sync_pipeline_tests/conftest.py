@@ -20,8 +20,8 @@ from sync_pipeline.store import Store, connect, migrate
 
 pytest_plugins = [
     "sync_pipeline_tests.sandbox_fixtures",
-    "sync_pipeline_tests.wiring",
-    "sync_pipeline_tests.outreach_fixtures",
+    "sync_pipeline_tests.ghl_deployment",
+    "sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures",
 ]
 
 BACKENDS = ("duckdb", "postgres")

@@ -29,7 +29,7 @@ from sync_pipeline_tests.agent.mcp_helpers import (
     seed_profiles,
 )
 from sync_pipeline_tests.enrichment.conftest import rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 from sync_pipeline_tests.visitors.conftest import TOKEN, land, visit
 
 SETTINGS = Settings.from_env({})

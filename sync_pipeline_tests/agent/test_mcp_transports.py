@@ -29,7 +29,7 @@ from sync_pipeline.serve import build_serve_app, check_bind
 from sync_pipeline.settings import Settings, SettingsError, get_settings
 from sync_pipeline.store import Store
 from sync_pipeline_tests.agent.mcp_helpers import EXPECTED_TOOLS, call, error_text, ok, seed_contacts, seed_profiles
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 TOKEN = "t0ken-for-the-mcp-tests-0123456789"
 

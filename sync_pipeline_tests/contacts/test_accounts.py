@@ -10,7 +10,7 @@ from sync_pipeline.defs.contacts.automation import ghl_contacts_sensor
 from sync_pipeline.defs.resources import ProvidersResource, StoreResource
 from sync_pipeline.status import collect_status, format_status
 from sync_pipeline_tests.contacts.test_contacts_sync import assert_converged
-from sync_pipeline_tests.wiring import sync_with
+from sync_pipeline_tests.ghl_deployment import sync_with
 
 
 def test_a_second_account_syncs_in_full_and_reads_never_mix(wire) -> None:

@@ -9,7 +9,7 @@ from sync_pipeline.sandbox import FaultConfig, SandboxConfig
 from sync_pipeline.store import contacts as contacts_q
 from sync_pipeline.store.contacts import Account
 from sync_pipeline.sync.reconcile import reconcile_deletions
-from sync_pipeline_tests.wiring import Wired, sync_with
+from sync_pipeline_tests.ghl_deployment import Wired, sync_with
 
 
 def local_live(wired: Wired) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from sync_pipeline.sandbox import LatencyConfig, SandboxConfig
 from sync_pipeline.store import sync_state as state_q
 from sync_pipeline.store.contacts import Account
 from sync_pipeline_tests.contacts.test_contacts_sync import assert_converged
-from sync_pipeline_tests.wiring import sync_with
+from sync_pipeline_tests.ghl_deployment import sync_with
 
 PAGE = 50
 CONTACTS = 1500  # 30 pages

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 
-from sync_pipeline_tests.wiring import Wired, compress, sync_with
+from sync_pipeline_tests.ghl_deployment import Wired, compress, sync_with
 
 PAGE = 100
 

@@ -14,7 +14,7 @@ from sync_pipeline.defs.resources import ProvidersResource, StoreResource
 from sync_pipeline.status import collect_status, format_status
 from sync_pipeline.store import outbox as outbox_q
 from sync_pipeline.store.outbox import JobStatus
-from sync_pipeline_tests.wiring import sync_with
+from sync_pipeline_tests.ghl_deployment import sync_with
 
 
 def _resources(wired) -> dict:

@@ -19,7 +19,7 @@ from sync_pipeline.sandbox.ratelimit import RateWindow
 from sync_pipeline.store import Store
 from sync_pipeline.transport import PDL_PROFILE, Window
 from sync_pipeline_tests.enrichment.flight_worker import clay_on
-from sync_pipeline_tests.outreach_fixtures import OutreachFactory, OutreachSandbox, sandbox_client
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachFactory, OutreachSandbox, sandbox_client
 
 # Sandbox and client limits far above what the tests send: they measure the cache, not the limiter.
 WIDE = (RateWindow("second", 5_000, 1.0, rolling=True),)

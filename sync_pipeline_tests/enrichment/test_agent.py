@@ -16,7 +16,7 @@ from sync_pipeline.cli import main
 from sync_pipeline.settings import get_settings
 from sync_pipeline.store import Store
 from sync_pipeline_tests.enrichment.conftest import rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 ADA = "ada.lovelace@northwind.com"
 

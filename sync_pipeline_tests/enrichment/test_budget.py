@@ -15,7 +15,7 @@ from sync_pipeline.store import enrichment_cache as cache_q
 from sync_pipeline.store import enrichment_ledger as ledger_q
 from sync_pipeline.store.contacts import Account
 from sync_pipeline_tests.enrichment.conftest import MakeEnricher, SimClock, clay_provider, rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 PRICE = 5 * CLAY_USD_PER_CREDIT  # a found person at the Clay sandbox: $0.25
 EMAILS = [f"lead{n}@budget.example" for n in range(12)]

@@ -15,7 +15,7 @@ from sync_pipeline.store import enrichment_cache as cache_q
 from sync_pipeline.store import enrichment_claims as claims_q
 from sync_pipeline.store import enrichment_ledger as ledger_q
 from sync_pipeline_tests.enrichment.conftest import MakeEnricher, SimClock, clay_provider, pdl_provider, rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 ADA, NOBODY = "ada.lovelace@northwind.com", "nobody@northwind.com"
 

@@ -26,7 +26,7 @@ from sync_pipeline.store import enrichment_ledger as ledger_q
 from sync_pipeline.sync.visitors import update_visitors
 from sync_pipeline_tests.enrichment import flight_worker
 from sync_pipeline_tests.enrichment.conftest import rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 from sync_pipeline_tests.visitors.conftest import ACCOUNT, LOCATION, add_contact, land, visit
 from sync_pipeline_tests.visitors.conftest import resources as visitors_resources
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sync_pipeline.enrichment import CachePolicy, Entry
 from sync_pipeline.store import Store
 from sync_pipeline_tests.enrichment.conftest import T0, MakeEnricher, SimClock, clay_provider, rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 POLICY = CachePolicy(ttl=timedelta(days=30), not_found_ttl=timedelta(days=7), jitter=0.1)
 

@@ -19,7 +19,7 @@ from sync_pipeline.store import enrichment_cache as cache_q
 from sync_pipeline.store import enrichment_ledger as ledger_q
 from sync_pipeline_tests.enrichment import flight_worker
 from sync_pipeline_tests.enrichment.conftest import rows_processed
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 WORKERS = 16  # 8 threads of this process, 8 processes; in each half, agents (one by one) and batch runs
 EMAILS = [f"person{n}@company{n % 9}.example" for n in range(200)]

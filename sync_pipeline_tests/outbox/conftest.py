@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync_pipeline.outbox.backoff import Backoff
-from sync_pipeline_tests.wiring import compress, sync_with
+from sync_pipeline_tests.ghl_deployment import compress, sync_with
 
 FAST = {"backoff": Backoff(base_s=0.05, cap_s=0.5)}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sync_pipeline import agent
 from sync_pipeline.outbox.run import drain_configured
+from sync_pipeline_tests.ghl_deployment import Wired
 from sync_pipeline_tests.outbox.conftest import FAST
-from sync_pipeline_tests.wiring import Wired
 
 
 def test_updates_queued_for_one_contact_are_coalesced_into_one_call(ready: Wired) -> None:

@@ -15,8 +15,8 @@ import pytest
 from sync_pipeline import agent
 from sync_pipeline.outbox.drain import LEASE, claim_chunks, drain, process_chunk
 from sync_pipeline.outbox.run import configured_worker, drain_configured
+from sync_pipeline_tests.ghl_deployment import Wired, compress
 from sync_pipeline_tests.outbox.conftest import FAST
-from sync_pipeline_tests.wiring import Wired, compress
 
 
 def _queue_emails(wired: Wired, n: int) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from sync_pipeline.errors import AuthError, NotFound, PermanentVendorError, TransientVendorError
 from sync_pipeline.settings import CLAY_USD_PER_CREDIT as CLAY_USD
 from sync_pipeline.settings import PDL_USD_PER_CREDIT as PDL_USD
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 # Found and missed by every seed: "nobody" is the sandboxes' never-match prefix.
 KNOWN, UNKNOWN = "ada.lovelace@northwind.com", "nobody@northwind.com"

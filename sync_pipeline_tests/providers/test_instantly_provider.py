@@ -12,7 +12,7 @@ from sync_pipeline.providers.email_keys import key_marker
 from sync_pipeline.providers.instantly import InstantlyEmail
 from sync_pipeline.records import OutboundEmail
 from sync_pipeline.sandbox.instantly.sandbox import InstantlySandbox
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 
 def outbound(key: str = "job-1", to: str = "ada.lovelace@acme.com", **kwargs: str) -> OutboundEmail:

@@ -16,7 +16,7 @@ from jsonschema_path import SchemaPath
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from sync_pipeline_tests.outreach_fixtures import Exchange
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import Exchange
 
 VENDOR_APIS = Path("/work/shared/vendor-apis")
 SPECS = {

@@ -10,7 +10,7 @@ import pytest
 
 from sync_pipeline.errors import AuthError
 from sync_pipeline.records import OutboundEmail
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 from sync_pipeline_tests.sandbox.openapi_conformance import validate_exchange
 
 

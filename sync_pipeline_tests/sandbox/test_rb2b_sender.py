@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from sync_pipeline.providers.rb2b import Rb2bVisitors
 from sync_pipeline.sandbox.server import ServerThread
-from sync_pipeline_tests.outreach_fixtures import OutreachSandbox
+from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 
 def test_sends_every_variant_with_the_token_and_they_normalize(rb2b_sender: OutreachSandbox, webhook_sink) -> None:

@@ -22,8 +22,8 @@ from sync_pipeline.sandbox.server import ServerThread
 from sync_pipeline.settings import Secret, Settings, get_settings
 from sync_pipeline.store import Store
 from sync_pipeline.webhooks.app import build_app
+from sync_pipeline_tests.ghl_deployment import Wired
 from sync_pipeline_tests.visitors.conftest import add_contact, resources, visitor_rows
-from sync_pipeline_tests.wiring import Wired
 
 MALFORMED: dict[bytes, str] = {
     b"not json": "body is not JSON",

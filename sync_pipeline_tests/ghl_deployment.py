@@ -1,4 +1,4 @@
-"""Test wiring: a GHL sandbox and a store joined through settings, as a deployment would be."""
+"""A GHL sandbox and a store joined through settings, as a deployment would be (the `wire` fixture)."""
 
 from __future__ import annotations
 
