@@ -147,17 +147,27 @@ def test_two_drainers_on_postgres_share_the_limit_and_never_send_twice(ready: Wi
 
 @pytest.mark.slow
 def test_a_killed_drains_jobs_go_out_within_a_minute_each_once(ready: Wired) -> None:
-    """A drain SIGKILLed while it holds claims (default lease, kept alive by its heartbeat) stops
-    renewing them: another drain sends every job within 60 s of the kill, none twice."""
+    """A drain SIGKILLed while it holds claims (kept alive by its heartbeat) stops renewing them:
+    another drain sends every job within one lease of the kill, none twice.
+
+    The child runs with a 6-s lease so the test takes seconds; the default lease is what bounds the
+    promise of "within 60 s" in production, and it is checked against that bound here too.
+    """
+    assert timedelta(seconds=30) >= LEASE, "a killed drain's jobs must be claimable within 60 s"
+    lease = timedelta(seconds=6)
     jobs = _queue_emails(ready, 150)
     child = subprocess.Popen(
-        [sys.executable, "-m", "sync_pipeline_tests.outbox.drain_worker", str(LEASE.total_seconds()), "120"],
+        [sys.executable, "-m", "sync_pipeline_tests.outbox.drain_worker", str(lease.total_seconds()), "120"],
         env=dict(os.environ),
         start_new_session=True,
     )
+    started = time.monotonic()
     try:
-        deadline = time.monotonic() + 30
-        while ready.sandbox.admin("stats")["emails_accepted"] < 10 and time.monotonic() < deadline:
+        # kill it once it is sending and past a heartbeat (a third of the lease): its claims are renewed ones
+        while time.monotonic() - started < 30 and (
+            ready.sandbox.admin("stats")["emails_accepted"] < 10
+            or time.monotonic() - started < lease.total_seconds() / 2
+        ):
             time.sleep(0.05)
     finally:
         os.killpg(child.pid, signal.SIGKILL)
@@ -166,10 +176,10 @@ def test_a_killed_drains_jobs_go_out_within_a_minute_each_once(ready: Wired) -> 
     held = _statuses(ready).get("sending", 0)
     assert held > 0, "the drain should have died holding claims"
     while _statuses(ready).get("sent", 0) < len(jobs) and time.monotonic() - killed_at < 60:
-        drain_configured(ready.store, ready.settings, chunk_size=10, concurrency=4, worker_options=FAST)
-        time.sleep(0.5)
+        drain_configured(ready.store, ready.settings, chunk_size=10, concurrency=4, lease=lease, worker_options=FAST)
+        time.sleep(0.2)
     recovered_in = time.monotonic() - killed_at
     stats = ready.sandbox.admin("stats")
     assert _statuses(ready) == {"sent": len(jobs)}, f"{held} claimed jobs not all sent {recovered_in:.0f} s after"
-    assert recovered_in <= 60
+    assert recovered_in <= lease.total_seconds() + 10  # one lease, then the sends themselves
     assert stats["emails_accepted"] == len(jobs) and stats["duplicate_sends"] == 0
