@@ -101,10 +101,10 @@ def _send_visitors(rb2b_url: str, count: int) -> None:
 def _run_ui(
     command: Sequence[str], cwd: Path | None, env: dict[str, str], tick: Callable[[], None], every_s: float
 ) -> int:
-    """Run the UI in its own process group; call ``tick`` every ``every_s`` while it runs."""
+    """Run the UI in its own process group; call ``tick`` at once and every ``every_s`` while it runs."""
     ui = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
     try:
-        next_tick = time.monotonic() + every_s
+        next_tick = time.monotonic()  # the first visitors arrive while the UI starts
         while ui.poll() is None:
             time.sleep(0.2)
             if time.monotonic() >= next_tick:
