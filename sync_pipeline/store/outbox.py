@@ -161,8 +161,7 @@ def claim(
 
 def due_count(tx: Transaction, now: datetime) -> int:
     """Rows a drain would claim now (the sensor's question): the claim's own condition."""
-    where, params = _claimable_where(None)
-    return int(tx.scalar(f"SELECT count(*) FROM outbox o WHERE {where}", {"now": now, **params}))
+    return sum(due_by_provider(tx, now).values())
 
 
 def blocked_writes(tx: Transaction, now: datetime, limit: int = 20) -> list[Row]:
