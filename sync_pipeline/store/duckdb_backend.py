@@ -34,7 +34,7 @@ from typing import Any
 
 import duckdb
 import orjson
-import pandas as pd
+import numpy as np
 
 from ..settings import DUCKDB_MEMORY_LIMIT
 from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders, split_insert_values
@@ -274,9 +274,10 @@ class _DuckDBTransaction(Transaction):
             text, _ = _duckdb_sql(sql)
             self._conn.executemany(text, [{n: _adapt(_param(r, n)) for n in names} for r in rows])
             return
-        # DuckDB runs executemany row by row (~1 ms a row); the same statement over a registered
-        # frame is one vectorized statement (500 rows: ~500 ms -> ~7 ms).
-        frame = pd.DataFrame({f"p_{n}": [_adapt(_param(r, n)) for r in rows] for n in names}, dtype=object)
+        # DuckDB runs executemany row by row (~1 ms a row); the same statement over registered
+        # columns is one vectorized statement (500 rows: ~500 ms -> ~7 ms). Plain numpy columns, not
+        # a pandas frame: building the frame cost more than the insert for a webhook batch of 16.
+        frame = {f"p_{n}": _column([_adapt(_param(r, n)) for r in rows]) for n in names}
         self._conn.register("_batch", frame)
         try:
             self._conn.execute(batch_sql)
@@ -320,6 +321,13 @@ def _batch_sql(sql: str) -> str | None:
 @lru_cache(maxsize=512)
 def _duckdb_sql(sql: str) -> tuple[str, tuple[str, ...]]:
     return rewrite_placeholders(sql, "${name}"), tuple(placeholders(sql))
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """``values`` as a 1-D object array, whatever they hold (``np.array`` would nest tuples)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
 def _param(params: Params, name: str) -> Any:
