@@ -96,6 +96,16 @@ class Store(ABC):
     def migration_lock(self) -> Iterator[Transaction]:
         """A transaction that also excludes every other migrating process."""
 
+    @contextmanager
+    def side_transaction(self) -> Iterator[Transaction]:
+        """A short transaction on tables that :meth:`transaction` bodies never write (the rate
+        limiter's), which must not wait behind them: a vendor request should not queue behind a page
+        being written. Side transactions are serialized among themselves within a process. Backends
+        whose transactions already run side by side (Postgres) need nothing more than this default.
+        """
+        with self.transaction() as tx:
+            yield tx
+
     def map_types(self, ddl: str) -> str:
         """Adapt the few dialect words in portable DDL (see ``sql/``) to this backend."""
         return ddl

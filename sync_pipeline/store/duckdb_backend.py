@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 import numpy as np
+import orjson
 
 from ..settings import DUCKDB_MEMORY_LIMIT
 from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders, split_insert_values
@@ -68,9 +68,13 @@ class DuckDBStore(Store):
         self._lock_timeout_s = lock_timeout_s
         self._idle_release_s = idle_release_s
         self._memory_limit = memory_limit
-        self._mutex = threading.Lock()
+        self._mutex = threading.Lock()  # the main lane: its transactions one at a time
+        self._side_mutex = threading.Lock()  # the side lane (see side_transaction)
+        self._state = threading.Condition()  # guards the connections, _active and the hand-over
+        self._active = 0  # transactions open in either lane
         self._local = threading.local()
         self._conn: duckdb.DuckDBPyConnection | None = None
+        self._side_conn: duckdb.DuckDBPyConnection | None = None
         self._last_used = 0.0
         self._held_since = 0.0
         self._not_before = 0.0
@@ -83,35 +87,77 @@ class DuckDBStore(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        if getattr(self._local, "active", False):
-            raise StoreError("nested store transaction: finish the open transaction before starting another")
-        with self._mutex:
-            self._local.active = True
-            try:
-                conn = self._connection()
-                conn.execute("BEGIN TRANSACTION")
-                try:
-                    yield _DuckDBTransaction(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    _rollback_quietly(conn)
-                    raise
-            finally:
-                self._local.active = False
-                self._last_used = time.monotonic()
-                if self._conn is not None and self._should_yield():
-                    self._release(courtesy=True)
+        with self._lane(self._mutex, side=False) as tx:
+            yield tx
+
+    @contextmanager
+    def side_transaction(self) -> Iterator[Transaction]:
+        """A transaction on a second connection to the same file, beside the main lane's: DuckDB runs
+        both at once (MVCC), so a rate-limit reservation does not wait behind a page write. Safe
+        because side transactions write only tables the main lane never writes (else DuckDB would
+        raise a write conflict instead of waiting, as Postgres does)."""
+        with self._lane(self._side_mutex, side=True) as tx:
+            yield tx
 
     # One process at a time holds the file, so a migration transaction is already exclusive.
     migration_lock = transaction
 
+    @contextmanager
+    def _lane(self, mutex: threading.Lock, *, side: bool) -> Iterator[Transaction]:
+        """One transaction of a lane: lanes run side by side, a lane's transactions one at a time."""
+        if getattr(self._local, "active", False):
+            raise StoreError("nested store transaction: finish the open transaction before starting another")
+        with mutex:
+            self._local.active = True
+            try:
+                conn = self._enter(side=side)
+                try:
+                    conn.execute("BEGIN TRANSACTION")
+                    try:
+                        yield _DuckDBTransaction(conn)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        _rollback_quietly(conn)
+                        raise
+                finally:
+                    self._leave()
+            finally:
+                self._local.active = False
+
     def _release_connections(self) -> None:
-        """Close the connection and let other processes have the file."""
-        with self._mutex:
+        """Close the connections (once open transactions end) and let other processes have the file."""
+        with self._state:
             self._closed = True
+            self._state.wait_for(lambda: self._active == 0)
             self._release(courtesy=False)
 
     # -- holding and releasing the file -------------------------------------------------------
+
+    def _enter(self, *, side: bool) -> duckdb.DuckDBPyConnection:
+        """The connection for a transaction about to start (opening the file if needed)."""
+        with self._state:
+            if self._conn is not None and self._should_yield():
+                # Another process waits and this one had its quantum: let go once both lanes are idle.
+                self._state.wait_for(lambda: self._active == 0)
+                if self._conn is not None and self._should_yield():
+                    self._release(courtesy=True)
+            conn = self._connection()
+            self._active += 1
+            if not side:
+                return conn
+            if self._side_conn is None:
+                self._side_conn = conn.cursor()
+                self._side_conn.execute("SET TimeZone = 'UTC'")
+            return self._side_conn
+
+    def _leave(self) -> None:
+        with self._state:
+            self._active -= 1
+            self._last_used = time.monotonic()
+            if self._active == 0:
+                self._state.notify_all()
+                if self._conn is not None and self._should_yield():
+                    self._release(courtesy=True)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._closed:
@@ -197,12 +243,15 @@ class DuckDBStore(Store):
         return False
 
     def _release(self, *, courtesy: bool) -> None:
+        """Close both lanes' connections (the file stays open while either is) and unlock the file."""
         if self._conn is None:
             return
         try:
+            if self._side_conn is not None:
+                self._side_conn.close()
             self._conn.close()
         finally:
-            self._conn = None
+            self._conn = self._side_conn = None
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             if courtesy:
                 self._not_before = time.monotonic() + _COURTESY_S
@@ -212,17 +261,19 @@ class DuckDBStore(Store):
         interval = min(self._idle_release_s / 2, 0.01)
         while True:
             time.sleep(interval)
-            if not self._mutex.acquire(blocking=False):
-                continue  # a transaction is running; it checks for waiters itself when done
+            if not self._state.acquire(blocking=False):
+                continue
             try:
                 if self._conn is None:
                     return
+                if self._active:
+                    continue  # transactions are running; the last to end checks for waiters itself
                 idle = time.monotonic() - self._last_used >= self._idle_release_s
                 if idle or self._should_yield():
                     self._release(courtesy=not idle)
                     return
             finally:
-                self._mutex.release()
+                self._state.release()
 
 
 def _open_side_files(path: Path) -> tuple[int, int]:

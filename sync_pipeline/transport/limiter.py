@@ -19,7 +19,11 @@ database clock, then sleeps *outside* the transaction until that slot.
 * A **hold** (``429`` + ``Retry-After``, or a vendor window advertised as exhausted) is one more
   ``rate_limits`` row that every later reservation starts from. Its row is also the bucket's lock:
   the reservation's first statement upserts it, so reservations on one bucket are serialized on
-  Postgres (DuckDB runs one transaction at a time anyway).
+  Postgres (and on DuckDB by its side lane, below).
+* Reservations run as the store's **side transactions**: on DuckDB a second connection beside the
+  one that writes pages, so a request never waits for a page write to commit (it did: half of an
+  unthrottled sync's time was reported as limiter wait). What a reservation costs is reported as
+  ``limiter_store_s``, apart from ``limiter_wait_s``, the time a full window made a request wait.
 
 Times are on the database clock (``clock_timestamp()`` on Postgres, so a reservation that waited
 for the lock reads the time it got it), so processes on different hosts agree. The statements are
@@ -63,6 +67,16 @@ MIN_ALLOWANCE_S = 0.05
 # Old slots only make the log longer, never a reservation wrong: forget them on a process's first
 # reservation and every this many after it, not on each one (a DELETE costs DuckDB ~0.7 ms).
 FORGET_EVERY = 32
+
+
+@dataclass
+class Waited:
+    """How long one request waited for its slot: ``rate_s`` because a window was full (sleeping
+    until the slot), ``store_s`` for the reservation itself (the store's transaction, and any wait
+    for the store) — apart, so a slow store never reads as a vendor's rate limit."""
+
+    rate_s: float = 0.0
+    store_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,19 +142,23 @@ class SharedRateLimiter:
         with self._lock:
             return {w.name: f"{w.limit}/{w.period_s:g}s" for w in self._windows.values()}
 
-    def acquire(self, deadline: float) -> float:
-        """Wait until every window has a slot for one request; return the seconds waited.
+    def acquire(self, deadline: float) -> Waited:
+        """Wait until every window has a slot for one request; return how long, and on what.
 
         Raises :class:`RateLimited` (nothing reserved) when the slot lies beyond ``deadline``.
         """
-        started = time.monotonic()
+        waited = Waited()
         while True:
             generation = self._hold_generation
-            wait = self._reserve(deadline) - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+            started = time.monotonic()
+            slot = self._reserve(deadline)
+            reserved = time.monotonic()
+            waited.store_s += reserved - started
+            if slot > reserved:
+                time.sleep(slot - reserved)
+                waited.rate_s += time.monotonic() - reserved
             if generation == self._hold_generation or self._local_hold_until <= time.monotonic():
-                return time.monotonic() - started
+                return waited
 
     def observe(self, response: httpx.Response) -> None:
         """Learn from the vendor's rate headers: adopt the advertised windows, hold when told to wait."""
@@ -167,7 +185,7 @@ class SharedRateLimiter:
     def hold(self, seconds: float, reason: str) -> None:
         """Send nothing on this bucket, from any process, for ``seconds``."""
         log.info("rate limit %s: holding every process for %.2f s (%s)", self.bucket, seconds, reason)
-        with self._store.transaction() as tx:
+        with self._store.side_transaction() as tx:
             rate_limits_q.extend_hold(tx, self._store.dialect, self.bucket, seconds)
         with self._lock:
             self._local_hold_until = max(self._local_hold_until, time.monotonic() + seconds)
@@ -180,7 +198,7 @@ class SharedRateLimiter:
         bursts = [_Burst.of(w) for w in windows if w.kind == "burst"]
         budgets = [_Budget.of(w) for w in windows if w.kind == "budget"]
         bucket = self.bucket
-        with self._store.transaction() as tx:
+        with self._store.side_transaction() as tx:
             now, hold = rate_limits_q.lock_and_read_hold(tx, self._store.dialect, bucket)
             local_now = time.monotonic()
             slot = max(now, hold)
@@ -253,8 +271,8 @@ class RateLimitTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         call = call_context(request)
         waited = self._limiter.acquire(call.deadline)
-        call.limiter_wait_s += waited
-        self._counters.add(limiter_wait_s=waited)
+        call.limiter_wait_s += waited.rate_s
+        self._counters.add(limiter_wait_s=waited.rate_s, limiter_store_s=waited.store_s)
         response = self._inner.handle_request(request)
         self._limiter.observe(response)
         return response

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field, fields, replace
 class TransportStats:
     """A snapshot of one client's counters since it was created.
 
+    ``limiter_wait_s`` is time requests slept because a rate window was full; ``limiter_store_s`` the
+    time spent reserving their slots in the store (see :mod:`~sync_pipeline.transport.limiter`).
+
     ``vendor_remaining`` is the last ``remaining`` each vendor window advertised (e.g.
     ``{"burst": 87, "daily": 199_412}``); ``windows`` the limits in force, vendor-adopted ones included.
     """
@@ -19,7 +22,8 @@ class TransportStats:
     retries: int = 0
     rate_limited: int = 0
     failed_attempts: int = 0
-    limiter_wait_s: float = 0.0
+    limiter_wait_s: float = 0.0  # sleeping for a slot: a window was full
+    limiter_store_s: float = 0.0  # reserving slots in the store (its transactions, waits for it)
     vendor_remaining: dict[str, int] = field(default_factory=dict)
     windows: dict[str, str] = field(default_factory=dict)
 
@@ -31,6 +35,7 @@ class TransportStats:
             if f.name not in ("vendor_remaining", "windows")
         }
         flat["api_limiter_wait_s"] = round(self.limiter_wait_s, 3)
+        flat["api_limiter_store_s"] = round(self.limiter_store_s, 3)
         flat.update({f"api_remaining_{name}": value for name, value in self.vendor_remaining.items()})
         flat.update({f"api_window_{name}": value for name, value in self.windows.items()})
         return flat

@@ -195,3 +195,41 @@ def test_the_slot_log_forgets_what_has_left_every_window(store: Store) -> None:
     with store.transaction() as tx:
         kept = tx.scalar("SELECT count(*) FROM rate_limit_slots WHERE bucket = 'ghl:log'")
     assert kept <= FORGET_EVERY, f"{kept} of {400 + FORGET_EVERY} slots kept; only the latest window's should stay"
+
+
+def test_a_reservation_does_not_wait_behind_a_page_write_and_is_not_reported_as_a_rate_limit_wait(
+    store: Store,
+) -> None:
+    """A sync thread writing a page holds a store transaction; the prefetch thread's next request
+    must still get its slot at once (on DuckDB it used to queue behind the write), and the time a
+    reservation takes is the store's, never the vendor's limit."""
+    counters = TransportCounters()
+    limiter = SharedRateLimiter(
+        store,
+        provider="ghl",
+        account="lanes",
+        windows=(Window("burst", 100, 10.0),),
+        rate_headers=(),
+        counters=counters,
+    )
+    limiter.acquire(time.monotonic() + 5)  # the file is open and the bucket exists
+    writing, written = threading.Event(), threading.Event()
+
+    def write_a_page() -> None:
+        with store.transaction() as tx:
+            tx.execute("INSERT INTO sync_state (stream, cursor, updated_at) VALUES ('lanes', NULL, now())")
+            writing.set()
+            written.wait(5)
+
+    writer = threading.Thread(target=write_a_page)
+    writer.start()
+    try:
+        assert writing.wait(5)
+        started = time.monotonic()
+        waited = limiter.acquire(time.monotonic() + 5)
+        took = time.monotonic() - started
+    finally:
+        written.set()
+        writer.join()
+    assert took < 0.5, f"the reservation took {took:.2f} s: it waited for the page write"
+    assert waited.rate_s == 0.0 and waited.store_s == pytest.approx(took, abs=0.05)
