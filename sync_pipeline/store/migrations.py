@@ -18,6 +18,7 @@ from .base import Store, Transaction
 from .errors import MigrationError
 
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_ONLY_ON = re.compile(r"^--\s*only on:\s*([a-z, ]+)$")
 
 _LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -38,6 +39,14 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def runs_on(self, dialect: str) -> bool:
+        """Whether this migration's statements run on ``dialect``. A file whose first line is
+        ``-- only on: duckdb`` (say) is for that backend alone, e.g. an index only its planner
+        needs; elsewhere it is recorded without running, so versions stay one sequence."""
+        first = self.sql.lstrip().splitlines()[0] if self.sql.strip() else ""
+        match = _ONLY_ON.match(first)
+        return match is None or dialect in {d.strip() for d in match.group(1).split(",")}
 
 
 def sql_dir() -> Path:
@@ -79,7 +88,8 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Mig
                         "add a new numbered migration instead of editing an applied one"
                     )
                 continue
-            for statement in split_statements(store.map_types(migration.sql)):
+            statements = split_statements(store.map_types(migration.sql)) if migration.runs_on(store.dialect) else []
+            for statement in statements:
                 try:
                     tx.execute(statement)
                 except Exception as exc:

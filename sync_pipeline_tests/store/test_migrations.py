@@ -121,3 +121,17 @@ def test_badly_named_migration_file_is_an_error(tmp_path: Path) -> None:
 def test_split_statements_drops_comments_and_keeps_multiline_statements() -> None:
     sql = "-- header\nCREATE TABLE a (\n  x TEXT -- note; with semicolon\n);\n\nCREATE INDEX i ON a (x);\n"
     assert split_statements(sql) == ["CREATE TABLE a (\n  x TEXT\n)", "CREATE INDEX i ON a (x)"]
+
+
+def test_a_migration_only_on_one_backend_runs_there_and_is_recorded_everywhere(store: Store) -> None:
+    only_duckdb = Migration(901, "only_duckdb", "-- only on: duckdb\nCREATE TABLE only_here (a INTEGER);")
+    assert migrate(store, [only_duckdb]) == [only_duckdb]
+    with store.transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM schema_migrations WHERE version = 901") == 1
+        tables = {
+            r["table_name"]
+            for r in tx.fetchall(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            )
+        }
+    assert ("only_here" in tables) == (store.dialect == "duckdb")
