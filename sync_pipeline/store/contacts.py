@@ -181,6 +181,14 @@ def _row(contact: Contact, synced_at: datetime) -> dict[str, Any]:
     return row
 
 
+def refresh_statistics(tx: Transaction, dialect: str) -> None:
+    """Let the planner see a bulk write's rows now rather than when autovacuum gets to them: right
+    after 20,000 new contacts, Postgres's stale statistics made a find by email combine two indexes
+    (1.1 ms) instead of using the email index alone (0.03 ms). DuckDB keeps its statistics as it writes."""
+    if dialect == "postgres":
+        tx.execute("ANALYZE contacts")
+
+
 def soft_delete(tx: Transaction, account: Account, ids: Iterable[str], deleted_at: datetime) -> int:
     """Mark live rows deleted; return how many were live. Deleting twice changes nothing."""
     deleted = 0

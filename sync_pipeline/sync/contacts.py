@@ -22,9 +22,13 @@ from datetime import UTC, datetime, timedelta
 from ..providers.base import CRMProvider
 from ..store import Store
 from ..store import sync_state as state_q
-from ..store.contacts import Account, UpsertCounts, upsert_contacts
+from ..store.contacts import Account, UpsertCounts, refresh_statistics, upsert_contacts
 
 Progress = Callable[[str], None]
+
+
+# A sync that wrote this many rows refreshes the planner's statistics (see refresh_statistics).
+REFRESH_STATISTICS_AFTER_ROWS = 1_000
 
 
 @dataclass
@@ -122,5 +126,8 @@ def sync_contacts(
                 progress(f"{stream}: {report.pages} pages, {report.contacts_seen} contacts, {counts}")
             if not page.next_cursor:
                 break
+    if report.counts.inserted + report.counts.updated >= REFRESH_STATISTICS_AFTER_ROWS:
+        with store.transaction() as tx:
+            refresh_statistics(tx, store.dialect)
     report.duration_s = time.monotonic() - started
     return report

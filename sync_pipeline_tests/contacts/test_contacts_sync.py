@@ -156,3 +156,19 @@ def test_a_contact_read_through_is_not_rewritten_by_the_next_sync(wire) -> None:
 
     again, _ = sync_with(wired, full=True, page_size=500)
     assert (again.counts.updated, again.counts.unchanged) == (0, 300)
+
+
+def test_a_sync_that_writes_many_rows_refreshes_the_planners_statistics(wire) -> None:
+    """Right after a bulk sync, Postgres's stale statistics picked a slow plan for find-by-email;
+    a sync that wrote at least REFRESH_STATISTICS_AFTER_ROWS analyzes the table itself."""
+    wired = wire(contacts=1200)
+    report, _ = sync_with(wired, page_size=500)
+    assert report.counts.inserted == 1200
+    if wired.store.dialect != "postgres":
+        return  # DuckDB keeps its statistics as it writes
+    with wired.store.transaction() as tx:
+        analyzed = tx.scalar(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relname = 'contacts' AND schemaname = current_schema()"
+        )
+    assert analyzed
