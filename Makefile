@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.sync_pipeline/dagster
 # dg checks that the project's venv is the active one
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: demo test dev dev-live lint clean
+.PHONY: demo test bench dev dev-live lint clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -30,6 +30,11 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 ## test: the whole suite, on DuckDB and PostgreSQL (SYNC_PIPELINE_TEST_PG)
 test: $(INSTALLED)
 	$(BIN)/pytest
+
+## bench: every benchmark against its baseline or peer, in one run (about 15 min on 2 cores; bench_webhooks
+## needs wrk: apt-get install -y wrk); writes BENCHMARKS.md
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run_all
 
 ## dev: the Dagster UI (127.0.0.1:3000) on live sandbox vendors (GHL, Instantly, Clay, RB2B sender) with the
 ## receiver and MCP server (127.0.0.1:8787); every sensor runs; Ctrl-C stops everything it started

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from bench.scratch_db import pg_schema_url
+from bench.scratch_db import scratch_store_url
 from sync_pipeline.store import Store, connect, ensure_migrated
 from sync_pipeline.transport.limiter import SharedRateLimiter
 from sync_pipeline.transport.profiles import GHL_PROFILE, INSTANTLY_PROFILE, VendorProfile
@@ -32,17 +30,23 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     for backend in args.backends.split(","):
-        scratch = Path(tempfile.mkdtemp()) / "limiter.duckdb"
-        store = ensure_migrated(connect(f"duckdb:///{scratch}" if backend == "duckdb" else pg_schema_url(args.pg)))
+        with scratch_store_url(backend, args.pg) as url:
+            _measure(backend, url, args.reservations)
+
+
+def _measure(backend: str, url: str, n: int) -> None:
+    store = ensure_migrated(connect(url))
+    try:
         with store.transaction() as tx:
             tx.execute("INSERT INTO rate_limits (bucket, window_name, tat, interval_s) VALUES ('baseline', 'w', 0, 0)")
-        baseline = _per_call_ms(functools.partial(_one_row_write, store), args.reservations)
+        baseline = _per_call_ms(functools.partial(_one_row_write, store), n)
         for profile in (GHL_PROFILE, INSTANTLY_PROFILE):
-            ms = _reservation_ms(store, profile, args.reservations)
+            ms = _reservation_ms(store, profile, n)
             print(
                 f"{backend:>8} {profile.name:<9}: {ms:.2f} ms per reservation "
                 f"({len(profile.windows)} windows) = {ms / baseline:.1f}x a one-row write ({baseline:.2f} ms)"
             )
+    finally:
         store.close()
 
 

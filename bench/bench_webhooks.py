@@ -8,7 +8,8 @@ same run: the previous receiver, one transaction and commit per request in the t
 deliveries lost (answered 200 but not in ``visitor_events``; must be 0) for each store.
 
     apt-get install -y wrk   # (or: brew install wrk)
-    .venv/bin/python -m bench.bench_webhooks [--seconds 10] [--connections 16] [--stores duckdb,postgres]
+    .venv/bin/python -m bench.bench_webhooks [--size tiny|full] [--seconds 10] [--connections 16] \
+        [--stores duckdb,postgres]
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
+import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.scratch_db import pg_schema_url
+from bench.report import Result, Table, command_line, emit, ms, parser
+from bench.scratch_db import scratch_dir, scratch_store_url
 from sync_pipeline.records import Contact
 from sync_pipeline.sandbox.pdl.people import SeededPeople
 from sync_pipeline.sandbox.rb2b.payloads import visitor_payload
@@ -98,17 +100,31 @@ class Run:
         return self.ok / (self.duration_us / 1e6)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One receiver on one store: wrk's measured run, and deliveries answered 200 but not stored."""
+
+    store: str
+    mode: str  # baseline | group
+    run: Run
+    lost: int
+
+
+# Per size: seconds of each measured run, its request cap, and the warm-up before it.
+SIZES = {"tiny": (1.0, 2_000, 1.0, 300), "full": (10.0, 60_000, 1.0, 2_000)}
+MODES = {"baseline": "one commit per request (baseline)", "group": "group commit"}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
-    parser.add_argument("--max-requests", type=int, default=60_000, help="cap on requests per measured run")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--stores", default="duckdb,postgres")
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    p = parser("Webhook receiver throughput under wrk: group commit vs one commit per request, on each store")
+    p.add_argument("--seconds", type=float, help="length of each measured run (tiny: 1, full: 10)")
+    p.add_argument("--max-requests", type=int, help="cap on requests per measured run (tiny: 2,000, full: 60,000)")
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--stores", default="duckdb,postgres")
+    p.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
     if args.serve_baseline:
         serve_baseline(args.port)
         return
@@ -116,33 +132,140 @@ def main() -> None:
         sys.exit(
             "bench_webhooks needs wrk: install it with `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk`"
         )
+    seconds, limit, warm_s, warm_limit = SIZES[args.size]
+    args.seconds = args.seconds or seconds
+    args.max_requests = args.max_requests or limit
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    results: list[Measured] = []
+    with scratch_dir() as tmp:
+        script = tmp / "rb2b.lua"
+        script.write_text(LUA.replace("{BODIES}", lua_bodies()))
+        for store in args.stores.split(","):
+            for mode in MODES:
+                with scratch_store_url(store, args.pg) as url:
+                    seed_contacts(url)
+                    token = secrets.token_urlsafe(16)
+                    with receiver(mode, url, token, tmp / f"{store}-{mode}.log") as running:
+                        target = f"{running.url}/webhooks/rb2b?token={token}"
+                        warm = wrk(script, target, args, seconds=warm_s, limit=warm_limit, nonce=f"w{mode}")
+                        run = wrk(script, target, args, seconds=args.seconds, limit=args.max_requests, nonce=f"m{mode}")
+                    lost = max(0, warm.ok + run.ok - landed_events(url))
+                results.append(Measured(store, mode, run, lost))
+                print(progress_line(results[-1], results), flush=True)
+    load = (load_before, os.getloadavg()[0])
+    emit(build_result(results, args, load, time.monotonic() - started), args.json)
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_webhooks_"))
-    script = tmp / "rb2b.lua"
-    script.write_text(LUA.replace("{BODIES}", lua_bodies()))
-    print(f"machine load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-    for store in args.stores.split(","):
-        results = {}
-        for mode in ("baseline", "group"):
-            url = f"duckdb:///{tmp / f'{store}-{mode}.duckdb'}" if store == "duckdb" else pg_schema_url(args.pg)
-            seed_contacts(url)
-            token = secrets.token_urlsafe(16)
-            with receiver(mode, url, token, tmp / f"{store}-{mode}.log") as running:
-                target = f"{running.url}/webhooks/rb2b?token={token}"
-                warm = wrk(script, target, args, seconds=1.0, limit=2_000, nonce=f"w{mode}")
-                run = wrk(script, target, args, seconds=args.seconds, limit=args.max_requests, nonce=f"m{mode}")
-            landed = landed_events(url)
-            lost = max(0, warm.ok + run.ok - landed)
-            results[mode] = run
-            label = "one commit per request (baseline)" if mode == "baseline" else "group commit"
-            ratio = "" if mode == "baseline" else f"  -> {run.rate / results['baseline'].rate:.1f}x the baseline"
-            print(
-                f"{store:>8} {label:<34}: {run.rate:7,.0f} deliveries/s, p50 {run.p50_us / 1000:6.1f} ms, "
-                f"p99 {run.p99_us / 1000:6.1f} ms, max {run.max_us / 1000:6.0f} ms; {run.ok:,} answered 200, "
-                f"{run.bad} non-200, {run.socket_errors + run.timeouts} socket errors; lost {lost}{ratio}"
+
+def progress_line(m: Measured, results: list[Measured]) -> str:
+    run, base = m.run, baseline_of(m, results)
+    ratio = f"  -> {run.rate / base.run.rate:.1f}x the baseline" if m.mode == "group" else ""
+    return (
+        f"{m.store:>8} {MODES[m.mode]:<34}: {run.rate:7,.0f} deliveries/s, p50 {run.p50_us / 1000:6.1f} ms, "
+        f"p99 {run.p99_us / 1000:6.1f} ms, max {run.max_us / 1000:6.0f} ms; {run.ok:,} answered 200, "
+        f"{run.bad} non-200, {run.socket_errors + run.timeouts} socket errors; lost {m.lost}{ratio}"
+    )
+
+
+def build_result(
+    results: list[Measured], args: argparse.Namespace, load: tuple[float, float], seconds: float
+) -> Result:
+    """One table (store x receiver), findings on where group commit loses and why, the headline."""
+    rows = []
+    for m in results:
+        base = baseline_of(m, results)
+        rows.append(
+            [
+                STORE_NAMES.get(m.store, m.store),
+                MODES[m.mode],
+                f"{m.run.rate:,.0f}",
+                f"{m.run.rate / base.run.rate:.1f}x" if base is not m else "1x",
+                ms(m.run.p50_us / 1e6),
+                ms(m.run.p99_us / 1e6),
+                f"{m.run.ok:,}",
+                f"{m.run.bad + m.run.socket_errors + m.run.timeouts}",
+                f"{m.lost}",
+            ]
+        )
+    table = Table(
+        title=f"RB2B deliveries over HTTP: wrk, {args.connections} connections, {args.seconds:g} s per figure",
+        columns=["store", "receiver", "deliveries/s", "vs baseline", "p50", "p99", "answered 200", "errors", "lost"],
+        rows=rows,
+        note=(
+            "One receiver process per row on a fresh store; every body unique (no de-duplication short-cut); "
+            "lost = answered 200 but not in visitor_events (must be 0)."
+        ),
+    )
+    return Result(
+        name="webhooks",
+        title="Webhook receiver throughput: group commit vs one commit per request",
+        command=command_line(),
+        size=args.size,
+        tables=[table],
+        headline=headline(results),
+        findings=findings(results, args, load),
+        seconds=seconds,
+    )
+
+
+STORE_NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL"}
+
+
+def baseline_of(m: Measured, results: list[Measured]) -> Measured:
+    return next(r for r in results if r.store == m.store and r.mode == "baseline")
+
+
+def findings(results: list[Measured], args: argparse.Namespace, load: tuple[float, float]) -> list[str]:
+    out = [
+        "Baseline, measured in the same run on the same store: the previous receiver, one transaction and commit "
+        "per request in the threadpool (handle_rb2b). Group commit lands every delivery queued meanwhile in one "
+        "transaction and answers each only after the commit, so a 200 still means stored."
+    ]
+    lost = [m for m in results if m.lost]
+    out.append(
+        "Deliveries lost (answered 200 but not stored): "
+        + (", ".join(f"{m.lost} on {m.store} {MODES[m.mode]}" for m in lost) + " - a bug." if lost else "0 everywhere.")
+    )
+    for m in (r for r in results if r.mode == "group"):
+        base = baseline_of(m, results)
+        worse = [
+            f"{name} {ms(ours / 1e6)} vs {ms(theirs / 1e6)}"
+            for name, ours, theirs in (("p50", m.run.p50_us, base.run.p50_us), ("p99", m.run.p99_us, base.run.p99_us))
+            if ours > theirs
+        ]
+        if m.run.rate < base.run.rate:
+            worse.insert(0, f"{m.run.rate:,.0f} vs {base.run.rate:,.0f} deliveries/s")
+        if worse:
+            out.append(
+                f"On {STORE_NAMES.get(m.store, m.store)} group commit loses to the baseline on {', '.join(worse)}: a "
+                "delivery waits up to 5 ms for others to share its commit, which costs latency when few arrive at once."
             )
-    print(f"machine load after: {os.getloadavg()[0]:.2f} (1 min)")
-    shutil.rmtree(tmp, ignore_errors=True)
+    by = {(m.store, m.mode): m for m in results}
+    if ("duckdb", "group") in by and ("postgres", "group") in by:
+        duck, pg = by[("duckdb", "group")].run.rate, by[("postgres", "group")].run.rate
+        out.append(
+            f"DuckDB holds {duck / pg:.0%} of PostgreSQL's rate with group commit: with {args.connections} "
+            "connections a batch never holds more than that many deliveries, so DuckDB's fixed cost per batch "
+            "(the lookup, the insert and the commit, about 1.5 ms each) sets the pace; without group commit every "
+            "delivery pays it."
+        )
+    out.append(
+        f"wrk ({args.threads} threads) runs on the same 2 cores as the receiver and the database, so it takes CPU the "
+        f"receiver would otherwise have; machine load (1 min) was {load[0]:.2f} before and {load[1]:.2f} after."
+    )
+    return out
+
+
+def headline(results: list[Measured]) -> str:
+    parts = []
+    for m in (r for r in results if r.mode == "group"):
+        base = baseline_of(m, results)
+        parts.append(
+            f"{m.run.rate:,.0f} vs {base.run.rate:,.0f} deliveries/s on {STORE_NAMES.get(m.store, m.store)} "
+            f"({m.run.rate / base.run.rate:.1f}x)"
+        )
+    lost = sum(m.lost for m in results)
+    return f"webhooks: group commit vs one commit per request: {'; '.join(parts)}; {lost} lost"
 
 
 def lua_bodies() -> str:

@@ -113,7 +113,7 @@ def test_invalid_crm_changes_are_refused(synced: Store, fields: dict, message: s
 
 
 def test_enqueue_is_fast(synced: Store) -> None:
-    """A smoke bound only; the p99 figure comes from bench/bench_enqueue.py."""
+    """A smoke bound only; the p99 figure comes from bench/bench_outbox.py."""
     started = time.perf_counter()
     for i in range(50):
         agent.enqueue_email(
