@@ -218,9 +218,19 @@ def ids_synced_since(tx: Transaction, account: Account, since: datetime) -> set[
 
 def get_contact(tx: Transaction, account: Account, contact_id: str) -> Row | None:
     """One contact row (deleted ones included, with ``deleted_at`` set)."""
-    return tx.fetchone(
-        f"SELECT * FROM contacts WHERE {account.where()} AND id = :id", {**account.params(), "id": contact_id}
-    )
+    by_id = _looked_up("SELECT * FROM contacts WHERE provider = :account_provider AND id = :id")
+    return tx.fetchone(f"SELECT * FROM {by_id} c WHERE {account.where()}", {**account.params(), "id": contact_id})
+
+
+def _looked_up(lookup: str) -> str:
+    """The rows a point lookup by an indexed column finds, as a subquery to narrow further.
+
+    DuckDB's planner uses an index only when the lookup stands nearly alone: with the account's
+    ``location_id = ?`` beside ``id = ?`` (or ``email = ?``) it scanned the table, and a read took
+    5.5 ms at 100,000 synced contacts and 20 ms at 1,000,000. A materialized CTE keeps the lookup
+    apart (``bench_scaling``); Postgres plans both shapes the same.
+    """
+    return f"(WITH found AS MATERIALIZED ({lookup}) SELECT * FROM found)"
 
 
 def mark_seen(tx: Transaction, account: Account, contact_id: str, now: datetime) -> None:
@@ -243,8 +253,9 @@ def find_contacts(
     """Live contacts matching every given criterion, most recently updated first."""
     where = [account.where(), "deleted_at IS NULL"]
     params: dict[str, Any] = {**account.params(), "limit": limit}
+    source = "contacts"
     if email is not None:
-        where.append("email = :email")
+        source = _looked_up("SELECT * FROM contacts WHERE email = :email")
         params["email"] = email.strip().lower()
     if query:
         where.append(
@@ -257,7 +268,7 @@ def find_contacts(
         where.append("CAST(tags AS TEXT) LIKE :tag ESCAPE '\\'")
         params["tag"] = f"%{_escape_like(json.dumps(tag))}%"
     return tx.fetchall(
-        f"SELECT * FROM contacts WHERE {' AND '.join(where)} ORDER BY date_updated DESC, id LIMIT :limit",
+        f"SELECT * FROM {source} c WHERE {' AND '.join(where)} ORDER BY date_updated DESC, id LIMIT :limit",
         params,
     )
 
