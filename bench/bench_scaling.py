@@ -75,7 +75,6 @@ def sync_reconcile_read(env: dict[str, str], store_url: str, reads: int, deletio
     close_provider(crm)
     sample = _sample(store, reads)
     get_s, find_s = _agent_reads(store, settings, sample)
-    plans = _read_plans(store, settings, sample[0])
     store.close()
     return {
         "rows": rows,
@@ -84,7 +83,6 @@ def sync_reconcile_read(env: dict[str, str], store_url: str, reads: int, deletio
         "get_s": get_s,
         "find_s": find_s,
         "rss_sync_mib": rss_sync,
-        "plans": plans,
     }
 
 
@@ -137,40 +135,6 @@ def _agent_reads(store: Any, settings: Any, sample: list[tuple[str, str]]) -> tu
         if found is None or not matches:
             raise RuntimeError(f"agent read of live contact {contact_id} ({email}) found nothing")
     return get_s, find_s
-
-
-class _Explain:
-    """Stands in for a transaction: EXPLAINs each statement a store query runs instead of running it."""
-
-    def __init__(self, tx: Any) -> None:
-        self._tx = tx
-        self.plan = ""
-
-    def fetchall(self, sql: str, params: Any = None) -> list[Any]:
-        rows = self._tx.fetchall(f"EXPLAIN {sql}", params)
-        self.plan += " ".join(str(value) for row in rows for value in row.values())
-        return []
-
-    def fetchone(self, sql: str, params: Any = None) -> None:
-        self.fetchall(sql, params)
-
-
-def _read_plans(store: Any, settings: Any, contact: tuple[str, str]) -> dict[str, str]:
-    """How the database runs the agent reads' own queries: through an index, or by scanning the table."""
-    from sync_pipeline.store import contacts as contacts_q
-
-    account = contacts_q.Account.configured(settings)
-    plans = {}
-    for name, read in (
-        ("get_contact", lambda tx: contacts_q.get_contact(tx, account, contact[0])),
-        ("find_contacts", lambda tx: contacts_q.find_contacts(tx, account, email=contact[1])),
-    ):
-        with store.transaction() as tx:
-            explain = _Explain(tx)
-            read(explain)
-        text = explain.plan.lower().replace("_", " ")
-        plans[name] = "index" if "index scan" in text or "index only scan" in text else "table scan"
-    return plans
 
 
 # -- the measurements ------------------------------------------------------------------------------
@@ -371,20 +335,10 @@ def _read_findings(points: list[Point]) -> list[str]:
         low, high = mine[0], mine[-1]
         growth = {name: percentile(high.out[key], 0.5) / percentile(low.out[key], 0.5)
                   for name, key in (("get_contact", "get_s"), ("find_contacts", "find_s"))}  # fmt: skip
-        plans = high.out["plans"]
         out.append(
             f"{backend}: read p50 grows {growth['get_contact']:.1f}x (get_contact) and {growth['find_contacts']:.1f}x "
-            f"(find_contacts by email) from {low.size:,} to {high.size:,} contacts; at {high.size:,} the store's "
-            f"queries run as: get_contact {plans['get_contact']}, find_contacts {plans['find_contacts']} (EXPLAIN)."
+            f"(find_contacts by email) from {low.size:,} to {high.size:,} contacts."
         )
-        if backend == "duckdb" and "table scan" in plans.values():
-            out.append(
-                "DuckDB's agent reads scan the table, so their time grows with it: every contact query is scoped "
-                "to the CRM account (provider = ? AND location_id = ?), and with location_id next to id = ? (or "
-                "email = ?) DuckDB's planner does not use contacts_id_idx / contacts_email_idx; the same read on id "
-                "alone, or on provider and id, is an index scan (checked by hand with EXPLAIN ANALYZE on DuckDB "
-                "2.0.1). Migration 008 added contacts_id_idx for exactly this read."
-            )
     return out
 
 

@@ -103,13 +103,13 @@ def test_a_failing_migration_names_itself_and_leaves_nothing_half_done(store: St
         migrate(store, [broken])
     with store.transaction() as tx:
         assert tx.scalar("SELECT count(*) FROM schema_migrations WHERE version = 900") == 0
-        tables = {
-            r["table_name"]
-            for r in tx.fetchall(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-            )
-        }
-    assert "half_done" not in tables
+    assert "half_done" not in _tables(store)
+
+
+def _tables(store: Store) -> set[str]:
+    with store.transaction() as tx:
+        rows = tx.fetchall("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+    return {r["table_name"] for r in rows}
 
 
 def test_badly_named_migration_file_is_an_error(tmp_path: Path) -> None:
@@ -128,10 +128,4 @@ def test_a_migration_only_on_one_backend_runs_there_and_is_recorded_everywhere(s
     assert migrate(store, [only_duckdb]) == [only_duckdb]
     with store.transaction() as tx:
         assert tx.scalar("SELECT count(*) FROM schema_migrations WHERE version = 901") == 1
-        tables = {
-            r["table_name"]
-            for r in tx.fetchall(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-            )
-        }
-    assert ("only_here" in tables) == (store.dialect == "duckdb")
+    assert ("only_here" in _tables(store)) == (store.dialect == "duckdb")
