@@ -10,7 +10,9 @@ workers, the webhook receiver and agents all need the store, so processes take t
   (waiters hold a shared ``flock`` on ``<file>.wait``, which the holder probes after every
   transaction);
 * a waiter retries with backoff until ``lock_timeout_s`` and then raises :class:`StoreBusy`,
-  naming the process that holds the file and for how long, never a raw DuckDB lock traceback.
+  naming the process that holds the file and for how long, never a raw DuckDB lock traceback;
+* within the holding process, :meth:`DuckDBStore.side_transaction` runs on a second connection
+  beside the main one, so the rate limiter's reservations never wait for a page write to commit.
 """
 
 from __future__ import annotations
