@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_sync import LIFTED_WINDOWS, ghl_sandbox, mib, peak_rss_mib, reset, run_in_child, set_windows
+from bench.bench_sync import LIFTED_WINDOWS, full_sync, ghl_sandbox, mib, peak_rss_mib, reset, run_in_child, set_windows
 from bench.report import Result, Table, command_line, emit, ms, parser, percentile
 from bench.scratch_db import scratch_store_url
 
@@ -56,26 +56,12 @@ COLUMNS = [
 def sync_reconcile_read(env: dict[str, str], store_url: str, reads: int, deletions: int | None) -> dict[str, Any]:
     """Sync every contact, reconcile after silent deletions (unless ``deletions`` is None), then time agent
     reads (in a child process)."""
-    from sync_pipeline.providers import registry
-    from sync_pipeline.providers.lifecycle import close_provider
-    from sync_pipeline.settings import Settings
-    from sync_pipeline.store import ensure_migrated, open_store
-    from sync_pipeline.sync.contacts import sync_contacts
-
-    settings = Settings.from_env({**env, "SYNC_PIPELINE_DB": store_url})
-    store = ensure_migrated(open_store(settings))  # as the product opens it (memory limit, lock timeout)
-    crm = registry.crm_provider(settings, store)
-    started = time.monotonic()
-    sync_contacts(store, crm, full=True, page_size=PAGE_SIZE)
-    sync_s = time.monotonic() - started
-    rss_sync = peak_rss_mib()
-    with store.transaction() as tx:
-        rows = tx.scalar("SELECT count(*) FROM contacts")
-    reconcile_s = _reconcile(env, store, crm, deletions) if deletions is not None else None
-    close_provider(crm)
-    sample = _sample(store, reads)
-    get_s, find_s = _agent_reads(store, settings, sample)
-    store.close()
+    with full_sync(env, store_url, PAGE_SIZE) as run:
+        rss_sync = peak_rss_mib()
+        rows = run.rows()
+        reconcile_s = _reconcile(env, run.store, run.crm, deletions) if deletions is not None else None
+        get_s, find_s = _agent_reads(run.store, run.settings, _sample(run.store, reads))
+        sync_s = run.seconds
     return {
         "rows": rows,
         "sync_s": sync_s,

@@ -184,8 +184,25 @@ def _rss_mib(pid: int) -> float:
 # -- the contenders (each runs in its own child process) -------------------------------------------
 
 
-def sync_ours(env: dict[str, str], store_url: str, page_size: int) -> dict[str, Any]:
-    """A full sync with :func:`sync_contacts` into ``store_url``, the CRM built from settings."""
+@dataclass
+class Synced:
+    """A store just filled by a timed full sync, with the CRM provider that filled it (both open)."""
+
+    settings: Any
+    store: Any
+    crm: Any
+    seconds: float
+
+    def rows(self) -> int:
+        with self.store.transaction() as tx:
+            return int(tx.scalar("SELECT count(*) FROM contacts"))
+
+
+@contextmanager
+def full_sync(env: dict[str, str], store_url: str, page_size: int) -> Iterator[Synced]:
+    """A full sync into ``store_url`` as the Dagster asset runs it (the store opened as the product
+    opens it, with its memory limit and lock timeout; the CRM built from settings), timed. The store
+    and the provider stay open inside the block and are closed after it."""
     from sync_pipeline.providers import registry
     from sync_pipeline.providers.lifecycle import close_provider
     from sync_pipeline.settings import Settings
@@ -193,20 +210,26 @@ def sync_ours(env: dict[str, str], store_url: str, page_size: int) -> dict[str, 
     from sync_pipeline.sync.contacts import sync_contacts
 
     settings = Settings.from_env({**env, "SYNC_PIPELINE_DB": store_url})
-    store = ensure_migrated(open_store(settings))  # as the product opens it (memory limit, lock timeout)
+    store = ensure_migrated(open_store(settings))
     crm = registry.crm_provider(settings, store)
-    started = time.monotonic()
-    sync_contacts(store, crm, full=True, page_size=page_size)
-    seconds = time.monotonic() - started
-    stats = crm.stats()
-    close_provider(crm)
-    with store.transaction() as tx:
-        rows = tx.scalar("SELECT count(*) FROM contacts")
-    store.close()
+    try:
+        started = time.monotonic()
+        sync_contacts(store, crm, full=True, page_size=page_size)
+        yield Synced(settings, store, crm, time.monotonic() - started)
+    finally:
+        close_provider(crm)
+        store.close()
+
+
+def sync_ours(env: dict[str, str], store_url: str, page_size: int) -> dict[str, Any]:
+    """A full sync with :func:`sync_contacts` into ``store_url``, the CRM built from settings."""
+    with full_sync(env, store_url, page_size) as run:
+        stats = run.crm.stats()
+        rows = run.rows()
     return {
         "rows": rows,
-        "seconds": seconds,
-        "request_seconds": seconds,  # pages are fetched while the previous one is written
+        "seconds": run.seconds,
+        "request_seconds": run.seconds,  # pages are fetched while the previous one is written
         "client_429s": stats.rate_limited,
         "limiter_wait_s": stats.limiter_wait_s,
     }
