@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from sync_pipeline_tests.webhooks.receiver_process import stop
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,4 @@ def ghl_sandbox_process(contacts: int, directory: Path, *, seed: int = 3) -> Ite
         described = json.loads(urls_file.read_text())
         yield SandboxProcess(described["urls"]["ghl"], described["env"])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
