@@ -69,6 +69,16 @@ class Transaction(ABC):
     def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
         """Run a query and return every row as a dict."""
 
+    @abstractmethod
+    def fetchall_over(self, sql: str, rows: Sequence[Params], *, table: str) -> list[Row]:
+        """Run ``sql`` once, with ``{rows}`` in its text standing for ``rows`` as a relation, and
+        return every row it yields (a write's ``RETURNING``).
+
+        Every row holds the same keys, each a column of ``table``, and takes that column's type (JSON
+        columns take dicts and lists). One statement over a page of rows, instead of a statement or a
+        parameter per value: a synced page of 500 contacts is one upsert, its lookup one join.
+        """
+
     def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
         """Run a query and return its first row, or None."""
         rows = self.fetchall(sql, params)

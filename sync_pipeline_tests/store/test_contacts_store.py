@@ -68,3 +68,43 @@ def test_agent_reads_by_email_query_and_tag(store: Store) -> None:
         assert {r["id"] for r in tagged} == {f"c{i:05d}" for i in range(30) if i % 3 == 1}
         assert q.find_contacts(tx, Account("ghl"), tag="hot") == []  # whole tags only
         assert len(q.find_contacts(tx, Account("ghl"), tag="hot lead", limit=5)) == 5
+
+
+def test_one_page_counts_every_outcome_and_leaves_pending_rows_alone(store: Store) -> None:
+    account = Account("ghl")
+    with store.transaction() as tx:
+        q.upsert_contacts(tx, [_contact(i) for i in range(4)], T0)
+        q.soft_delete(tx, account, ["c00001"], T0)
+        q.apply_local_change(tx, account, "c00002", {"phone": "+15550002"}, T0)
+        page = [
+            _contact(0),  # unchanged
+            _contact(1),  # deleted here, listed again: undeleted
+            _contact(2, phone="+15559999"),  # changed at the CRM while an agent's change is pending
+            _contact(3, company_name="Beta"),  # changed
+            _contact(4),  # new
+            _contact(4),  # a repeat within the page counts once
+        ]
+        counts = q.upsert_contacts(tx, page, T0 + timedelta(hours=1))
+        pending = q.get_contact(tx, account, "c00002")
+        undeleted = q.get_contact(tx, account, "c00001")
+    assert (counts.inserted, counts.updated, counts.undeleted, counts.unchanged, counts.pending) == (1, 2, 1, 1, 1)
+    assert pending is not None and pending["phone"] == "+15550002"  # the agent's change stands
+    assert undeleted is not None and undeleted["deleted_at"] is None
+    assert undeleted["synced_at"] == T0 + timedelta(hours=1)
+
+
+def test_a_written_row_holds_every_value_as_given(store: Store) -> None:
+    nested = {"nested": {"a": [1, "ü"]}}
+    contact = _contact(7, phone=None, tags=(), custom_fields=nested, raw={"id": "c00007", "x": [1]})
+    with store.transaction() as tx:
+        q.upsert_contacts(tx, [contact], T0)
+        row = q.get_contact(tx, Account("ghl"), "c00007")
+    assert row is not None
+    assert (row["email"], row["phone"], row["tags"], row["custom_fields"]) == (
+        "person7@example.com",
+        None,
+        [],
+        nested,
+    )
+    assert row["raw"] == {"id": "c00007", "x": [1]} and row["date_updated"] == T0 + timedelta(minutes=7)
+    assert row["content_hash"] == q.content_hash(row)
