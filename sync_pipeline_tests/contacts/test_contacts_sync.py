@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_pipeline.sandbox import FaultConfig, SandboxConfig
 from sync_pipeline.store import contacts as contacts_q
 from sync_pipeline.store.contacts import Account
+from sync_pipeline.sync import reconcile
 from sync_pipeline.sync.reconcile import reconcile_deletions
 from sync_pipeline_tests.ghl_deployment import Wired, sync_with
 
@@ -40,8 +42,6 @@ def assert_converged(wired: Wired) -> None:
 
 
 def _ms(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
 
 
@@ -49,6 +49,7 @@ def test_full_then_incremental_sync_converges_with_far_fewer_calls(wire) -> None
     wired = wire(contacts=2500)
     full, full_api = sync_with(wired, page_size=100)
     assert full.mode == "full" and full.counts.inserted == 2500
+    assert 0 < full.slowest_write_s <= full.writing_s < full.duration_s  # where the time went, for the UI
     assert_converged(wired)
 
     ids = sorted(local_live(wired))
@@ -75,6 +76,30 @@ def test_full_then_incremental_sync_converges_with_far_fewer_calls(wire) -> None
 
     again, again_api = sync_with(wired, page_size=100)
     assert again.counts.inserted == again.counts.updated == 0 and again_api.calls == 1
+
+
+def test_reconciliation_pages_through_local_ids_and_compares_them_whole(wire, monkeypatch) -> None:
+    wired = wire(contacts=60)
+    sync_with(wired, page_size=25)
+    listed = sorted(local_live(wired))
+    # Rows the CRM never had: one extends a listed id (a comparison at the listing's width would
+    # take it for that id), one is shorter than every listed id.
+    strays = [listed[0] + "-old", "z"]
+    with wired.store.transaction() as tx:
+        for stray in strays:
+            tx.execute(
+                "INSERT INTO contacts (provider, id, location_id, synced_at, content_hash) "
+                "VALUES ('ghl', :id, :location, :at, 'h')",
+                {"id": stray, "location": wired.settings.ghl_location_id, "at": datetime(2026, 1, 1, tzinfo=UTC)},
+            )
+    monkeypatch.setattr(reconcile, "_LOCAL_PAGE", 7)  # 62 local rows: nine pages
+    crm = wired.crm()
+    try:
+        report = reconcile_deletions(wired.store, crm, page_size=25)
+    finally:
+        crm.close()
+    assert (report.crm_ids, report.local_live_before, report.deleted) == (60, 62, 2)
+    assert sorted(local_live(wired)) == listed
 
 
 def test_reconciliation_deletes_nothing_when_the_listing_fails(wire) -> None:
