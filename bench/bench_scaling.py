@@ -44,10 +44,6 @@ POSTGRES_MAX = {"full": 100_000, "tiny": 3_000}
 READS = {"full": 300, "tiny": 30}
 # Issue #13: rows/s at 1M within 20 % of rows/s at 100k, and peak RSS under 500 MB.
 MIN_RATIO, MAX_RSS_MB = 0.8, 500
-COLUMNS = [
-    "store", "contacts", "sync s", "rows/s", "reconcile s", "get_contact p50 / p99", "find_contacts(email) p50 / p99",
-    "peak RSS after sync", "peak RSS",
-]  # fmt: skip
 
 
 # -- the child process -----------------------------------------------------------------------------
@@ -61,10 +57,12 @@ def sync_reconcile_read(env: dict[str, str], store_url: str, reads: int, deletio
         rows = run.rows()
         reconcile_s = _reconcile(env, run.store, run.crm, deletions) if deletions is not None else None
         get_s, find_s = _agent_reads(run.store, run.settings, _sample(run.store, reads))
-        sync_s = run.seconds
+        sync_s, writing_s, slowest_write_s = run.seconds, run.report.writing_s, run.report.slowest_write_s
     return {
         "rows": rows,
         "sync_s": sync_s,
+        "writing_s": writing_s,
+        "slowest_write_s": slowest_write_s,
         "reconcile_s": reconcile_s,
         "get_s": get_s,
         "find_s": find_s,
@@ -137,6 +135,11 @@ class Point:
     @property
     def rows_per_s(self) -> float:
         return self.out["rows"] / self.out["sync_s"]
+
+    @property
+    def own_rows_per_s(self) -> float:
+        """Rows per second of the sync's own work: writing pages, not waiting for the sandbox."""
+        return self.out["rows"] / self.out["writing_s"]
 
     @property
     def peak_rss_mib(self) -> float:
@@ -213,7 +216,8 @@ def table(points: list[Point], args: Any) -> Table:
     for p in points:
         o = p.out
         rows.append([
-            p.backend, f"{p.size:,}", f"{o['sync_s']:.1f}", f"{p.rows_per_s:,.0f}", _seconds(o["reconcile_s"]),
+            p.backend, f"{p.size:,}", f"{o['sync_s']:.1f}", f"{p.rows_per_s:,.0f}", f"{p.own_rows_per_s:,.0f}",
+            f"{o['slowest_write_s'] * 1000:,.0f} ms", _seconds(o["reconcile_s"]),
             f"{ms(percentile(o['get_s'], 0.5))} / {ms(percentile(o['get_s'], 0.99))}",
             f"{ms(percentile(o['find_s'], 0.5))} / {ms(percentile(o['find_s'], 0.99))}",
             mib(o["rss_sync_mib"]), mib(p.peak_rss_mib),
@@ -225,6 +229,8 @@ def table(points: list[Point], args: Any) -> Table:
             "contacts",
             "sync s",
             "rows/s",
+            "own rows/s",
+            "slowest page write",
             "reconcile s",
             "get_contact p50 / p99",
             "find_contacts(email) p50 / p99",
@@ -232,7 +238,8 @@ def table(points: list[Point], args: Any) -> Table:
             "peak RSS",
         ],
         rows,
-        note=f"Reads: {args.reads} random live contacts each. Reconcile: {args.deletions} contacts deleted at the "
+        note="Own rows/s: rows over the time spent writing pages (the next page is fetched meanwhile). "
+        f"Reads: {args.reads} random live contacts each. Reconcile: {args.deletions} contacts deleted at the "
         "CRM without a webhook, then a full id listing and the soft deletes (each found). Peak RSS: the child "
         "process's ru_maxrss, interpreter and imports included.",
     )
@@ -271,24 +278,29 @@ def findings(points: list[Point], args: Any) -> list[str]:
 def _rate_findings(points: list[Point]) -> list[str]:
     out = []
     for backend, (base, top) in ratios(points).items():
-        ratio = top.rows_per_s / base.rows_per_s
+        ratio, own_ratio = top.rows_per_s / base.rows_per_s, top.own_rows_per_s / base.own_rows_per_s
         verdict = "meets" if ratio >= MIN_RATIO else "misses"
         bound = (
-            f"issue #13 asks >= {MIN_RATIO}: this {verdict} it (one run each: a 100k sync lasts 12-20 s, so load "
+            f"issue #13 asks >= {MIN_RATIO}: this {verdict} it (one run each: a 100k sync lasts 10-20 s, so load "
             "on the machine moves this ratio by 0.1 or more)"
             if (base.size, top.size) == (100_000, 1_000_000)
             else f"issue #13's bound (>= {MIN_RATIO}) is for 100k to 1M"
         )
         out.append(
             f"{backend}: rows/s at {top.size:,} is {ratio:.2f}x that at {base.size:,} ({top.rows_per_s:,.0f} vs "
-            f"{base.rows_per_s:,.0f}); {bound}."
+            f"{base.rows_per_s:,.0f}); {bound}. Its own work alone (page writes): {own_ratio:.2f}x "
+            f"({top.own_rows_per_s:,.0f} vs {base.own_rows_per_s:,.0f} rows/s); the slowest page write "
+            f"{top.out['slowest_write_s'] * 1000:,.0f} ms vs {base.out['slowest_write_s'] * 1000:,.0f} ms."
         )
-    if any(p.backend == "duckdb" and p.size >= 1_000_000 for p in points):
+    if any(p.backend == "duckdb" for p in points):
         out.append(
-            "Where the sync's time per row grows at 1M on DuckDB (py-spy of a 1M and a 100k run, checked by hand): "
-            "the page commits, each page's lookup of the ids it holds (store.contacts._existing) and the inserts; "
-            "not the sandbox (its time per page is flat from 100k to 1M) and not DuckDB's 512MB memory limit "
-            "(at 4GB a 1M sync ran at the same rows/s, peaking at 2.0 GiB of RSS)."
+            "On DuckDB the slowest page writes are the ones that checkpoint: a commit that takes the WAL past "
+            "DuckDB's checkpoint_threshold (16 MB, about 10,000 contacts) writes the accumulated rows and index "
+            "changes to the file, and that grows with the table (measured by hand at 100,000 contacts: 8 "
+            "checkpoints, the longest 1.7 s; with the threshold at 1 GB none ran during the sync, pages wrote at "
+            "14,400 rows/s, and closing the store then checkpointed for 1.4 s). A page is written in at most three "
+            "statements over the whole page (insert the new ids, look up the others, rewrite the changed ones), so "
+            "a full sync never pays for the lookup, a join that scans the table on DuckDB."
         )
     return out
 
@@ -300,8 +312,8 @@ def _memory_findings(points: list[Point]) -> list[str]:
             continue
         rss_mb = p.peak_rss_mib * 1.048576
         why = (
-            " Reconciliation holds every CRM id and every local live id in Python sets: what it adds grows "
-            "with the table."
+            " Reconciliation keeps the CRM's ids as one sorted array of bytes and compares local ids 10,000 at a "
+            "time, so what it adds is the listing's bytes, not a Python set per side."
             if p.out["reconcile_s"] is not None
             else " (No reconciliation at this size.)"
         )

@@ -48,6 +48,9 @@ class SyncReport:
     # writing pages to the store (our own work; the next page is fetched meanwhile).
     vendor_wait_s: float = 0.0
     writing_s: float = 0.0
+    # The longest page write: on DuckDB a write that crosses the WAL's checkpoint threshold also
+    # checkpoints, and readers in other processes wait that long.
+    slowest_write_s: float = 0.0
 
     def as_metadata(self) -> dict[str, object]:
         return {
@@ -59,6 +62,7 @@ class SyncReport:
             "duration_s": round(self.duration_s, 3),
             "vendor_wait_s": round(self.vendor_wait_s, 3),
             "writing_s": round(self.writing_s, 3),
+            "slowest_write_s": round(self.slowest_write_s, 3),
         }
 
 
@@ -118,7 +122,9 @@ def sync_contacts(
                 else:
                     report.cursor_after = max(filter(None, (state.cursor, max_seen)), default=None)
                     state_q.save(tx, stream, cursor=report.cursor_after, checkpoint=None, at=now)
-            report.writing_s += time.monotonic() - writing
+            written = time.monotonic() - writing
+            report.writing_s += written
+            report.slowest_write_s = max(report.slowest_write_s, written)
             report.pages += 1
             report.contacts_seen += len(page.contacts)
             if progress and report.pages % 10 == 0:
