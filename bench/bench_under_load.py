@@ -56,25 +56,21 @@ from bench.bench_agent_reads import (
     Reads,
     StoreRun,
     competing_sync,
-    lifted_client,
     sample_contacts,
     sync_in_another_process,
+    sync_lifted,
     time_reads,
 )
-from bench.bench_agent_reads import LIFTED as LIFTED_LIMIT
 from bench.bench_webhooks import LUA, Run, lua_bodies, receiver, seed_contacts, wrk
-from bench.report import Result, Size, Table, command_line, emit, ms, parser
+from bench.report import Result, Size, Table, command_line, emit, goal_findings, ms, parser
 from bench.sandbox_process import SandboxProcess, ghl_sandbox_process
 from bench.scratch_db import scratch_dir, scratch_store_url
 from sync_pipeline import agent
 from sync_pipeline.outbox.run import drain_configured
-from sync_pipeline.providers.ghl_crm import GhlCRM
-from sync_pipeline.providers.lifecycle import close_provider
 from sync_pipeline.settings import Settings, get_settings
 from sync_pipeline.store import Store, connect, ensure_migrated, open_store
 from sync_pipeline.store import contacts as contacts_q
 from sync_pipeline.store.visitors import count_events
-from sync_pipeline.sync.contacts import sync_contacts
 from sync_pipeline.transport.limiter import ALLOWANCE_SHARE, MIN_ALLOWANCE_S
 
 STORE_NAMES = {"duckdb": "DuckDB", "postgres": "Postgres"}
@@ -254,17 +250,6 @@ def under_load(
         sync["rows"] = len(contacts_q.ids_synced_since(tx, contacts_q.Account.configured(reader), window_start))
         lost = max(0, warm.run.ok + alone.run.ok + hooks.run.ok - count_events(tx))
     return busy, sync, alone, hooks, lost, drain_outcome(kind, store, drainer, reads_end)
-
-
-def sync_lifted(store: Store, settings: Settings, sandbox: SandboxProcess) -> None:
-    """The setup sync of every contact, limits lifted (sandbox and client), as bench_agent_reads does;
-    the sandbox's limits stay lifted for the looping sync."""
-    sandbox.admin("rate-limits", {"windows": [{"name": "burst", "limit": LIFTED_LIMIT, "seconds": 10.0}]})
-    crm = GhlCRM(lifted_client(settings, store), settings.ghl_location_id)
-    try:
-        sync_contacts(store, crm, full=True, page_size=PAGE_SIZE)
-    finally:
-        close_provider(crm)
 
 
 def enqueue_emails(store: Store, settings: Settings, n: int, run: str) -> None:
@@ -626,13 +611,7 @@ def why(store: str, situation: str) -> str:
 
 
 def findings(runs: list[LoadRun], plan: Plan, load: tuple[float, float]) -> list[str]:
-    checked = [(run, *v) for run in runs for v in verdicts(run)]
-    out = [
-        "Issue #13 goals, p99 of the slower of the two reads: "
-        + "; ".join(f"{text}: {'met' if ok else 'MISSED'}" for _, _, text, ok in checked)
-        + "."
-    ]
-    out += [f"Missed: {text}. Why: {why(run.store, situation)}." for run, situation, text, ok in checked if not ok]
+    out = goal_findings([(run.store, *v) for run in runs for v in verdicts(run)], why)
     for run in runs:
         out.append(hooks_finding(run, plan))
         out.append(drain_finding(run, plan))

@@ -16,6 +16,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -101,3 +102,17 @@ def ms(seconds: float) -> str:
     """A duration in milliseconds, to a precision a reader needs."""
     value = seconds * 1000
     return f"{value:.2f} ms" if value < 10 else f"{value:,.1f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def goal_findings(verdicts: list[tuple[str, str, str, bool]], why: Callable[[str, str], str]) -> list[str]:
+    """Issue #13's read goals as findings: one line with every verdict, then why each missed one missed.
+
+    ``verdicts`` are ``(store, situation, text, met)``; ``why(store, situation)`` is asked only for misses.
+    """
+    out = [
+        "Issue #13 goals, p99 of the slower of the two reads: "
+        + "; ".join(f"{text}: {'met' if ok else 'MISSED'}" for _, _, text, ok in verdicts)
+        + "."
+    ]
+    out += [f"Missed: {text}. Why: {why(store, situation)}." for store, situation, text, ok in verdicts if not ok]
+    return out
