@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Result, Size, Table, command_line, emit, goal_findings, ms, parser, percentile
-from bench.sandbox_process import SandboxProcess, ghl_sandbox_process
 from bench.scratch_db import scratch_dir, scratch_store_url
 from sync_pipeline import agent
 from sync_pipeline.providers.ghl_api import API_VERSION, ghl_client
@@ -49,6 +48,7 @@ from sync_pipeline.store import contacts as contacts_q
 from sync_pipeline.sync.contacts import sync_contacts
 from sync_pipeline.transport import GHL_PROFILE, VendorClient
 from sync_pipeline.transport.profiles import Window
+from sync_pipeline_tests.sandbox_process import SandboxProcess, ghl_sandbox_process
 
 VENDOR_LATENCY_MS = (300, 800)  # the real APIs' latency, as bench_enqueue and the demo use
 GOALS_MS = {"idle": 2.0, "duckdb": 25.0, "postgres": 5.0}  # issue #13: p99 idle, and during a sync

@@ -40,7 +40,6 @@ import dagster as dg
 
 from bench.bench_agent_reads import VENDOR_LATENCY_MS
 from bench.report import Result, Table, command_line, emit, ms, parser, percentile
-from bench.sandbox_process import SandboxProcess, ghl_sandbox_process
 from bench.scratch_db import scratch_dir, scratch_store_url
 from sync_pipeline import agent
 from sync_pipeline.defs.contacts.assets import ghl_contacts
@@ -52,6 +51,7 @@ from sync_pipeline.providers.lifecycle import close_provider
 from sync_pipeline.settings import Settings, get_settings
 from sync_pipeline.store import Store
 from sync_pipeline.store import contacts as contacts_q
+from sync_pipeline_tests.sandbox_process import SandboxProcess, ghl_sandbox_process
 from sync_pipeline_tests.webhooks.receiver_process import receiver_process
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

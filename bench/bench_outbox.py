@@ -41,7 +41,6 @@ from typing import Any
 import httpx
 
 from bench.report import Result, Table, command_line, emit, ms, parser, percentile
-from bench.sandbox_process import SandboxProcess, ghl_sandbox_process
 from bench.scratch_db import scratch_dir, scratch_schema, scratch_store_url
 from sync_pipeline import agent
 from sync_pipeline.outbox.drain import claim_chunks, drain, process_chunk
@@ -56,6 +55,7 @@ from sync_pipeline.settings import Settings
 from sync_pipeline.store import Store, connect, ensure_migrated
 from sync_pipeline.sync.contacts import sync_contacts
 from sync_pipeline.transport.limiter import ALLOWANCE_SHARE, MIN_ALLOWANCE_S
+from sync_pipeline_tests.sandbox_process import SandboxProcess, ghl_sandbox_process
 
 VENDOR_LATENCY_MS = (300, 800)  # the real APIs' latency, for the direct-send baseline
 WARM_UP = "bench-warm-up"  # the idempotency key of the untimed first send

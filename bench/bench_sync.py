@@ -41,10 +41,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from bench.report import Result, Table, command_line, emit, parser
-from bench.sandbox_process import SandboxProcess, ghl_sandbox_process
 from bench.scratch_db import scratch_dir, scratch_schema, scratch_store_url
 from sync_pipeline.sandbox.ghl.config import API_VERSION, GhlConfig
 from sync_pipeline.sandbox.ratelimit import RateWindow
+from sync_pipeline_tests.sandbox_process import SandboxProcess, ghl_sandbox_process
 
 SEED = 3
 # GHL's limits as the sandbox enforces them by default: 100 per 10 s rolling, 200,000 a day.

@@ -63,7 +63,6 @@ from bench.bench_agent_reads import (
 )
 from bench.bench_webhooks import LUA, Run, lua_bodies, receiver, seed_contacts, wrk
 from bench.report import Result, Size, Table, command_line, emit, goal_findings, ms, parser
-from bench.sandbox_process import SandboxProcess, ghl_sandbox_process
 from bench.scratch_db import scratch_dir, scratch_store_url
 from sync_pipeline import agent
 from sync_pipeline.outbox.run import drain_configured
@@ -72,6 +71,7 @@ from sync_pipeline.store import Store, connect, ensure_migrated, open_store
 from sync_pipeline.store import contacts as contacts_q
 from sync_pipeline.store.visitors import count_events
 from sync_pipeline.transport.limiter import ALLOWANCE_SHARE, MIN_ALLOWANCE_S
+from sync_pipeline_tests.sandbox_process import SandboxProcess, ghl_sandbox_process
 
 STORE_NAMES = {"duckdb": "DuckDB", "postgres": "Postgres"}
 READS = {"get": "get_contact", "find": "find_contacts(email=)"}

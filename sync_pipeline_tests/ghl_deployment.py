@@ -14,11 +14,12 @@ from sync_pipeline.providers.lifecycle import close_provider
 from sync_pipeline.settings import Settings, get_settings
 from sync_pipeline.store import Store
 from sync_pipeline_tests.sandbox_fixtures import GhlSandboxFactory, GhlSandboxHandle
+from sync_pipeline_tests.sandbox_process import SandboxProcess
 
 
 @dataclass
 class Wired:
-    sandbox: GhlSandboxHandle
+    sandbox: GhlSandboxHandle | SandboxProcess  # in this process, or in one of its own
     store: Store
     settings: Settings
 

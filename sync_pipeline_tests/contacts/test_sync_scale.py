@@ -8,23 +8,30 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from pathlib import Path
 
+from sync_pipeline.settings import Settings
+from sync_pipeline.store import Store
 from sync_pipeline_tests.ghl_deployment import Wired, compress, sync_with
+from sync_pipeline_tests.sandbox_process import ghl_sandbox_process
 
 PAGE = 100
 
 
-def test_a_full_sync_takes_within_5_percent_of_what_the_rate_limit_allows(wire) -> None:
-    wired: Wired = wire(contacts=20_000)
-    compress(wired, 100, seconds=5.0)  # GHL's 100 requests per window, in 5 s instead of 10
-    started = time.monotonic()
-    report, api = sync_with(wired, page_size=PAGE)
-    elapsed = time.monotonic() - started
+def test_a_full_sync_takes_within_5_percent_of_what_the_rate_limit_allows(store: Store, tmp_path: Path) -> None:
+    # The sandbox in a process of its own, as the vendor is: in this one, the time it takes to answer
+    # would compete with the sync for the interpreter and count against the sync.
+    with ghl_sandbox_process(20_000, tmp_path) as sandbox:
+        wired = Wired(sandbox, store, Settings.from_env({**sandbox.env, "SYNC_PIPELINE_DB": store.url}))
+        compress(wired, 100, seconds=5.0)  # GHL's 100 requests per window, in 5 s instead of 10
+        started = time.monotonic()
+        report, api = sync_with(wired, page_size=PAGE)
+        elapsed = time.monotonic() - started
+        stats = sandbox.admin("stats")
 
     assert report.counts.inserted == 20_000 and api.calls == 20_000 // PAGE + 1
     floor_s = api.calls / (100 / 5.0)
     assert elapsed <= 1.05 * floor_s, f"{elapsed:.2f} s for {api.calls} requests; the limit allows {floor_s:.2f} s"
-    stats = wired.sandbox.admin("stats")
     assert api.rate_limited == 0 and stats["rate_limited"] == 0
 
 

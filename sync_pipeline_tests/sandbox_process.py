@@ -1,4 +1,4 @@
-"""The GHL sandbox in a process of its own, as the vendor is: its CPU is not the benchmark's."""
+"""The GHL sandbox in a process of its own, as the vendor is: its CPU is not the benchmark's or the timed test's."""
 
 from __future__ import annotations
 
