@@ -33,7 +33,7 @@ def get_contact(
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
     account = contacts_q.Account.configured(settings)
-    with store.transaction() as tx:
+    with store.read_transaction() as tx:
         row = contacts_q.get_contact(tx, account, contact_id)
     stale = max_age is not None and (row is None or datetime.now(UTC) - row["synced_at"] > max_age)
     if stale and (row is None or row["pending_since"] is None):
@@ -72,7 +72,7 @@ def find_contacts(
         raise ValueError("pass email=, query= or tag=")
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
-    with store.transaction() as tx:
+    with store.read_transaction() as tx:
         rows = contacts_q.find_contacts(
             tx, contacts_q.Account.configured(settings), email=email, query=query, tag=tag, limit=limit
         )

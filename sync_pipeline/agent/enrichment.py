@@ -65,7 +65,7 @@ def contact_profile(
     enrichment is still within its TTL now."""
     settings = settings or get_settings()
     store = ensure_migrated(store or open_store(settings))
-    with store.transaction() as tx:
+    with store.read_transaction() as tx:
         row = profiles_q.get_profile(tx, Account.configured(settings), contact_id)
     if row is None:
         return None

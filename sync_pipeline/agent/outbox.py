@@ -181,7 +181,7 @@ def upsert_contact(
 def job_status(job_id: str, *, store: Store | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Where a queued write stands: status, attempts, vendor reference, last error, times."""
     store = ensure_migrated(store or open_store(settings or get_settings()))
-    with store.transaction() as tx:
+    with store.read_transaction() as tx:
         row = outbox_q.get_job(tx, job_id)
     if row is None:
         raise InvalidRequest(f"no outbox job with id {job_id!r}")

@@ -40,7 +40,7 @@ def recent_visitors(
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIMIT}; got {limit!r}")
     store = ensure_migrated(store or open_store(settings or get_settings()))
-    with store.transaction() as tx:
+    with store.read_transaction() as tx:
         rows = days_q.recent(tx, since=since, matched=matched, limit=limit)
         as_of = state_q.load(tx, days_q.STREAM).updated_at
         uncounted, _ = days_q.uncounted(tx)

@@ -116,6 +116,20 @@ class Store(ABC):
         with self.transaction() as tx:
             yield tx
 
+    @contextmanager
+    def read_transaction(self) -> Iterator[Transaction]:
+        """A transaction that only reads, such as an agent's lookup: backends that can run it beside
+        writers do (a hosted DuckDB file); elsewhere it is :meth:`transaction` (Postgres readers
+        never wait for writers anyway)."""
+        with self.transaction() as tx:
+            yield tx
+
+    def host(self) -> bool:
+        """Become the one process that serves this database to the others, where the backend needs
+        one (a DuckDB file, which one process at a time can open); True if this process now does.
+        A database server (Postgres) serves everyone already: False."""
+        return False
+
     def map_types(self, ddl: str) -> str:
         """Adapt the few dialect words in portable DDL (see ``sql/``) to this backend."""
         return ddl

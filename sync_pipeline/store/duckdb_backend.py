@@ -13,6 +13,13 @@ workers, the webhook receiver and agents all need the store, so processes take t
   naming the process that holds the file and for how long, never a raw DuckDB lock traceback;
 * within the holding process, :meth:`DuckDBStore.side_transaction` runs on a second connection
   beside the main one, so the rate limiter's reservations never wait for a page write to commit.
+
+Taking turns costs every hand-over a close (with its checkpoint) and an open, which readers feel
+under load. A long-running server therefore *hosts* the file (:meth:`DuckDBStore.host`, see
+:mod:`.duckdb_host`): it keeps the file for its lifetime, and every other process's transactions go
+to it over a Unix socket, where reads run beside writers instead of after them. Without a host
+(nothing started but a job or a CLI command) processes take turns as above; when a host stops,
+its clients go back to taking turns.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ import orjson
 
 from ..settings import DUCKDB_MEMORY_LIMIT
 from .base import Params, Row, Store, Transaction, placeholders, rewrite_placeholders, split_insert_values
+from .duckdb_host import StoreHost
+from .duckdb_remote import HostClient
 from .errors import StoreBusy, StoreConfigError, StoreError
 
 # After letting a waiter in, stay away this long so the waiter can take the file.
@@ -85,6 +94,11 @@ class DuckDBStore(Store):
         self._not_before = 0.0
         self._watcher: threading.Thread | None = None
         self._closed = False
+        self._hosting = False
+        self._host: StoreHost | None = None
+        self._host_client = HostClient(self.path)
+        self._free_readers: list[duckdb.DuckDBPyConnection] = []  # the host's read cursors not in use
+        self._open_readers: list[duckdb.DuckDBPyConnection] = []
         atexit.register(self.close)
 
     def map_types(self, ddl: str) -> str:
@@ -92,7 +106,7 @@ class DuckDBStore(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._lane(self._mutex, side=False) as tx:
+        with self._lane("main") as tx:
             yield tx
 
     @contextmanager
@@ -101,44 +115,92 @@ class DuckDBStore(Store):
         both at once (MVCC), so a rate-limit reservation does not wait behind a page write. Safe
         because side transactions write only tables the main lane never writes (else DuckDB would
         raise a write conflict instead of waiting, as Postgres does)."""
-        with self._lane(self._side_mutex, side=True) as tx:
+        with self._lane("side") as tx:
             yield tx
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Transaction]:
+        """On a hosted file, a read on a cursor of its own, beside the main and side lanes (MVCC: it
+        sees what was committed when it began). Without a host, reads take the main lane."""
+        with self._lane("read") as tx:
+            yield tx
+
+    def host(self) -> bool:
+        """Keep the file while this process runs, and run other processes' transactions (see the
+        module docstring). Waits for the file like any transaction. False when another process
+        hosts it already: this one's transactions then go there too."""
+        if self._host_client.listening():
+            return False
+        self._hosting = True
+        try:
+            with self._state:
+                self._connection()
+        except _HostAppeared:
+            self._hosting = False
+            return False
+        except BaseException:
+            self._hosting = False
+            raise
+        self._host = StoreHost(self._host_client.address, self._lane)
+        self._host.start()
+        return True
 
     # One process at a time holds the file, so a migration transaction is already exclusive.
     migration_lock = transaction
 
     @contextmanager
-    def _lane(self, mutex: threading.Lock, *, side: bool) -> Iterator[Transaction]:
-        """One transaction of a lane: lanes run side by side, a lane's transactions one at a time."""
+    def _lane(self, lane: str) -> Iterator[Transaction]:
+        """One transaction of a lane (``main``, ``side`` or ``read``), here or on the file's host."""
         if getattr(self._local, "active", False):
             raise StoreError("nested store transaction: finish the open transaction before starting another")
-        with mutex:
-            self._local.active = True
-            try:
-                conn = self._enter(side=side)
+        self._local.active = True
+        try:
+            while True:
+                remote = None if self._hosting or self._conn is not None else self._host_client.begin(lane)
+                if remote is not None:
+                    with remote.finish() as tx:
+                        yield tx
+                    return
                 try:
-                    conn.execute("BEGIN TRANSACTION")
-                    try:
-                        yield _DuckDBTransaction(conn)
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        _rollback_quietly(conn)
-                        raise
-                finally:
-                    self._leave()
+                    with self._local_lane(lane) as tx:
+                        yield tx
+                    return
+                except _HostAppeared:  # raised before the block ran: a host took the file meanwhile
+                    continue
+        finally:
+            self._local.active = False
+
+    @contextmanager
+    def _local_lane(self, lane: str) -> Iterator[Transaction]:
+        """A transaction on this process's own connection: lanes run side by side, each lane's
+        transactions one at a time (the host's reads all at once)."""
+        mutex = {"main": self._mutex, "side": self._side_mutex, "read": self._mutex}[lane]
+        with contextlib.nullcontext() if lane == "read" and self._hosting else mutex:
+            conn = self._enter(lane)
+            try:
+                conn.execute("BEGIN TRANSACTION")
+                try:
+                    yield _DuckDBTransaction(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback_quietly(conn)
+                    raise
             finally:
-                self._local.active = False
+                self._leave(conn)
 
     def _release_connections(self) -> None:
         """Close the connections (once open transactions end) and let other processes have the file."""
         with self._state:
             self._closed = True
+        if self._host is not None:
+            self._host.stop()
+        with self._state:
             self._state.wait_for(lambda: self._active == 0)
             self._release(courtesy=False)
 
     # -- holding and releasing the file -------------------------------------------------------
 
-    def _enter(self, *, side: bool) -> duckdb.DuckDBPyConnection:
+    def _enter(self, lane: str) -> duckdb.DuckDBPyConnection:
         """The connection for a transaction about to start (opening the file if needed)."""
         with self._state:
             if self._conn is not None and self._should_yield():
@@ -148,15 +210,21 @@ class DuckDBStore(Store):
                     self._release(courtesy=True)
             conn = self._connection()
             self._active += 1
-            if not side:
-                return conn
-            if self._side_conn is None:
-                self._side_conn = conn.cursor()
-                self._side_conn.execute("SET TimeZone = 'UTC'")
-            return self._side_conn
+            if lane == "side":
+                if self._side_conn is None:
+                    self._side_conn = _utc(conn.cursor())
+                return self._side_conn
+            if lane == "read" and self._hosting:
+                if not self._free_readers:
+                    self._open_readers.append(_utc(conn.cursor()))
+                    self._free_readers.append(self._open_readers[-1])
+                return self._free_readers.pop()
+            return conn
 
-    def _leave(self) -> None:
+    def _leave(self, conn: duckdb.DuckDBPyConnection) -> None:
         with self._state:
+            if any(conn is reader for reader in self._open_readers):
+                self._free_readers.append(conn)
             self._active -= 1
             self._last_used = time.monotonic()
             if self._active == 0:
@@ -184,9 +252,7 @@ class DuckDBStore(Store):
         backoff = _FIRST_BACKOFF_S
         while True:
             try:
-                conn = duckdb.connect(str(self.path), config={"memory_limit": self._memory_limit})
-                conn.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC, as on Postgres
-                return conn
+                return _utc(duckdb.connect(str(self.path), config={"memory_limit": self._memory_limit}))
             except duckdb.IOException as exc:
                 # A process outside sync_pipeline (e.g. the duckdb CLI) holds DuckDB's own lock.
                 if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
@@ -209,6 +275,8 @@ class DuckDBStore(Store):
                     fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if self._host_client.listening():
+                        raise _HostAppeared from None
                     if not announced:
                         fcntl.flock(self._wait_fd, fcntl.LOCK_SH)  # tell the holder someone waits
                         announced = True
@@ -237,7 +305,7 @@ class DuckDBStore(Store):
         )
 
     def _should_yield(self) -> bool:
-        return time.monotonic() - self._held_since >= _QUANTUM_S and self._others_waiting()
+        return not self._hosting and time.monotonic() - self._held_since >= _QUANTUM_S and self._others_waiting()
 
     def _others_waiting(self) -> bool:
         try:
@@ -252,11 +320,13 @@ class DuckDBStore(Store):
         if self._conn is None:
             return
         try:
-            if self._side_conn is not None:
-                self._side_conn.close()
+            for cursor in [*self._open_readers, self._side_conn]:
+                if cursor is not None:
+                    cursor.close()
             self._conn.close()
         finally:
             self._conn = self._side_conn = None
+            self._open_readers, self._free_readers = [], []
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             if courtesy:
                 self._not_before = time.monotonic() + _COURTESY_S
@@ -269,8 +339,8 @@ class DuckDBStore(Store):
             if not self._state.acquire(blocking=False):
                 continue
             try:
-                if self._conn is None:
-                    return
+                if self._conn is None or self._hosting:
+                    return  # a host keeps the file until it closes
                 if self._active:
                     continue  # transactions are running; the last to end checks for waiters itself
                 idle = time.monotonic() - self._last_used >= self._idle_release_s
@@ -279,6 +349,15 @@ class DuckDBStore(Store):
                     return
             finally:
                 self._state.release()
+
+
+class _HostAppeared(Exception):
+    """While this process waited for the file, another began hosting it: go through that host."""
+
+
+def _utc(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    conn.execute("SET TimeZone = 'UTC'")  # timestamps come back in UTC, as on Postgres
+    return conn
 
 
 def _open_side_files(path: Path) -> tuple[int, int]:
