@@ -369,8 +369,8 @@ WHY = {
         "rewritten, ~30-80 ms), then for the hand-over itself: closing checkpoints the WAL (15-25 ms) and "
         "opening plus the first read takes ~17 ms, so a read that has to take the file over can never be under "
         "~35 ms. Skipping the checkpoint on hand-over was tried: every open then replays the growing WAL "
-        "(68 ms, rising to 190 ms after five hand-overs). Under 25 ms at p99 needs the reads and the writes in "
-        "one process, or PostgreSQL"
+        "(68 ms, rising to 190 ms after five hand-overs). This run has no host: with `sync-pipeline serve` or "
+        "`webhooks serve` running, the host keeps the file and reads run beside writes (bench_under_load)"
     ),
     ("postgres", "idle"): (
         "a get_contact is a round trip to the server plus Python's share of the 2 cores; a "
