@@ -119,8 +119,11 @@ def disabled_webhook_routes(settings: Settings) -> list[str]:
 def _hosted(store: Store) -> Store:
     """A long-running server hosts an embedded store's file, so other processes' transactions stop
     taking turns at opening it (agent reads behind a sync: p99 1.4 s -> see the README)."""
-    if store.host():
-        print(f"hosting the store {store.url} for other processes", file=sys.stderr)
+    try:
+        if store.host():
+            print(f"hosting the store {store.url} for other processes", file=sys.stderr)
+    except (StoreError, OSError) as exc:  # serving matters more: the others keep taking turns
+        print(f"not hosting the store (other processes take turns at the file): {exc}", file=sys.stderr)
     return store
 
 

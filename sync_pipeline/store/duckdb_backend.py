@@ -141,8 +141,13 @@ class DuckDBStore(Store):
         except BaseException:
             self._hosting = False
             raise
-        self._host = StoreHost(self._host_client.address, self._lane)
-        self._host.start()
+        host = StoreHost(self._host_client.address, self._lane)
+        try:
+            host.start()
+        except BaseException:
+            self._hosting = False  # back to taking turns, so nobody waits for a host that never came
+            raise
+        self._host = host
         return True
 
     # One process at a time holds the file, so a migration transaction is already exclusive.

@@ -38,11 +38,12 @@ def _worker(url: str, worker: int, seconds: float, results: mp.Queue) -> None:
         results.put((worker, 0, f"{type(exc).__name__}: {exc}"))
 
 
-def test_four_processes_write_and_read_without_loss(store: Store, db_url: str) -> None:
-    store.close()  # let the workers have the file
+def run_workers(url: str) -> int:
+    """Run ``WORKERS`` worker processes on ``url`` at once; the rows they wrote, all told. Fails the
+    test if any raised or starved."""
     ctx = mp.get_context("spawn")
     results: mp.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(db_url, w, SECONDS, results)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(url, w, SECONDS, results)) for w in range(WORKERS)]
     for p in procs:
         p.start()
     outcomes = [results.get(timeout=60) for _ in procs]
@@ -53,6 +54,12 @@ def test_four_processes_write_and_read_without_loss(store: Store, db_url: str) -
     assert not errors, errors
     written = {worker: n for worker, n, _ in outcomes}
     assert all(n > 0 for n in written.values()), f"a worker starved: {written}"
+    return sum(written.values())
+
+
+def test_four_processes_write_and_read_without_loss(store: Store, db_url: str) -> None:
+    store.close()  # let the workers have the file
+    written = run_workers(db_url)
     with connect(db_url).transaction() as tx:
         stored = tx.scalar("SELECT count(*) FROM sync_state")
-    assert stored == sum(written.values())
+    assert stored == written

@@ -3,7 +3,6 @@ run beside writers instead of waiting for the file to change hands (issue #13)."
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ import pytest
 from sync_pipeline.store import StoreError, migrate
 from sync_pipeline.store import duckdb_wire as wire
 from sync_pipeline.store.duckdb_backend import DuckDBStore
-from sync_pipeline_tests.store.test_concurrent_processes import SECONDS, WORKERS, _worker
+from sync_pipeline_tests.store.test_concurrent_processes import run_workers
 from sync_pipeline_tests.webhooks.receiver_process import receiver_process
 
 STATE = "INSERT INTO sync_state (stream, cursor, updated_at) VALUES (:stream, :cursor, :at)"
@@ -178,18 +177,7 @@ def test_a_process_waiting_for_the_file_moves_to_a_host_that_starts_meanwhile(pa
 
 
 def test_processes_write_and_read_through_the_host_without_loss(host: DuckDBStore, path: Path) -> None:
-    ctx = mp.get_context("spawn")
-    results: mp.Queue = ctx.Queue()
-    url = f"duckdb://{path}"
-    procs = [ctx.Process(target=_worker, args=(url, w, SECONDS, results)) for w in range(WORKERS)]
-    for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-    assert not [err for _, _, err in outcomes if err]
-    written = sum(n for _, n, _ in outcomes)
-    assert written > 0 and all(n > 0 for _, n, _ in outcomes)
+    written = run_workers(f"duckdb://{path}")
     assert _count(host) == written
 
 
@@ -218,3 +206,22 @@ def test_the_socket_is_reachable_by_its_owner_alone(host: DuckDBStore) -> None:
     assert len(str(address)) < 104 < len(str(host.path)) + 5
     assert stat.S_IMODE(address.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(address.stat().st_mode) == 0o600
+
+
+def test_a_socket_directory_others_can_enter_is_refused_and_the_file_stays_shared(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    monkeypatch.setattr(wire, "socket_path", lambda database: shared / "host.sock")
+    would_host = DuckDBStore(path)
+    migrate(would_host)
+    with pytest.raises(StoreError, match="closed to others"):
+        would_host.host()
+    other = _client(path, lock_timeout_s=10)
+    with other.transaction() as tx:  # the would-be host lets go of the file as before: taking turns
+        tx.execute(STATE, {"stream": "turns", "cursor": "1", "at": datetime.now(UTC)})
+    assert _count(would_host, "turns") == 1
+    other.close()
+    would_host.close()
