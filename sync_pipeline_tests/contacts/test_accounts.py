@@ -17,7 +17,8 @@ def test_a_second_account_syncs_in_full_and_reads_never_mix(wire) -> None:
     first = wire(contacts=120, seed=1)
     report, _ = sync_with(first, page_size=100)
     assert report.counts.inserted == 120
-    first_ids = {c["id"] for c in agent.find_contacts(query="@", limit=500, store=first.store)}
+    first_contacts = agent.find_contacts(query="@", limit=500, store=first.store)
+    first_ids = {c["id"] for c in first_contacts}
 
     second = wire(contacts=300, seed=2)  # same store, another location
     assert second.settings.ghl_location_id != first.settings.ghl_location_id
@@ -29,6 +30,10 @@ def test_a_second_account_syncs_in_full_and_reads_never_mix(wire) -> None:
     visible = {c["id"] for c in agent.find_contacts(query="@", limit=500, **kw)}
     assert len(visible) == 300 and not visible & first_ids
     assert agent.get_contact(next(iter(first_ids)), **kw) is None
+    assert agent.find_contacts(email=first_contacts[0]["email"], **kw) == []  # a point lookup narrows too
+    assert agent.find_contacts(email=first_contacts[0]["email"], store=first.store, settings=first.settings) == [
+        first_contacts[0]
+    ]
 
     status = collect_status(second.store, second.settings)
     by_account = {a["account"]: a for a in status["contacts_by_account"]}
