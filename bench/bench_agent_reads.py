@@ -360,9 +360,9 @@ def goal_verdicts(run: StoreRun) -> list[tuple[str, str, bool]]:
 
 WHY = {
     ("duckdb", "idle"): (
-        "a DuckDB point read costs ~1 ms in DuckDB's executor (a columnar engine plans and runs every query in "
-        "full), ~0.4 ms taking the process's turn on the file and ~0.25 ms fetching (profiled: cProfile over "
-        "1,000 get_contact), so its p50 leaves no room under 2 ms for scheduling noise"
+        "a DuckDB point read costs ~0.6 ms in DuckDB's executor through the index (a columnar engine plans and "
+        "runs every query in full), ~0.2 ms for its transaction's begin and commit and ~0.15 ms fetching "
+        "(profiled: cProfile over 1,000 get_contact), so a scheduler slice lost to another process is the tail"
     ),
     ("duckdb", "during a sync"): (
         "one process at a time holds the DuckDB file: a read waits for the sync's page transaction (500 rows "
