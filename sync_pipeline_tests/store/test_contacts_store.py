@@ -108,3 +108,20 @@ def test_a_written_row_holds_every_value_as_given(store: Store) -> None:
     )
     assert row["raw"] == {"id": "c00007", "x": [1]} and row["date_updated"] == T0 + timedelta(minutes=7)
     assert row["content_hash"] == q.content_hash(row)
+
+
+def test_a_lookup_by_email_answers_as_the_search_does(store: Store) -> None:
+    """By email alone, find_contacts is a point lookup narrowed and sorted in Python (DuckDB keeps its
+    index only for a lookup standing alone); with a query beside it, the SQL path. Same answer."""
+    shared = "Shared@Example.com"
+    stamps = [T0 + timedelta(hours=1), None, T0 + timedelta(hours=1), T0]  # a tie on date, and no date
+    contacts = [_contact(i, email=shared, date_updated=stamp) for i, stamp in enumerate(stamps)]
+    elsewhere = _contact(9, email=shared, location_id="loc2")
+    with store.transaction() as tx:
+        q.upsert_contacts(tx, [*contacts, elsewhere, _contact(10, email=shared)], T0)
+        q.soft_delete(tx, Account("ghl", "loc1"), ["c00010"], T0)
+        by_lookup = q.find_contacts(tx, Account("ghl", "loc1"), email=shared)
+        by_search = q.find_contacts(tx, Account("ghl", "loc1"), email=shared, query="ann")
+        first_two = q.find_contacts(tx, Account("ghl", "loc1"), email=shared, limit=2)
+    assert [r["id"] for r in by_lookup] == ["c00000", "c00002", "c00003", "c00001"]
+    assert by_lookup == by_search and first_two == by_lookup[:2]
