@@ -129,7 +129,7 @@ class RemoteTransaction(Transaction):
         try:
             yield self
         except BaseException:
-            with contextlib.suppress(StoreError):
+            with contextlib.suppress(Exception):  # the error that ended the block is the one to raise
                 self._client.call(self._sock, ("rollback",))
             raise
         if self._lane == "read":

@@ -19,6 +19,7 @@ import pytest
 from sync_pipeline.store import StoreError, migrate
 from sync_pipeline.store import duckdb_wire as wire
 from sync_pipeline.store.duckdb_backend import DuckDBStore
+from sync_pipeline.store.duckdb_remote import HostClient
 from sync_pipeline_tests.store.test_concurrent_processes import run_workers
 from sync_pipeline_tests.webhooks.receiver_process import receiver_process
 
@@ -225,3 +226,16 @@ def test_a_socket_directory_others_can_enter_is_refused_and_the_file_stays_share
     assert _count(would_host, "turns") == 1
     other.close()
     would_host.close()
+
+
+def test_a_transaction_the_host_cannot_begin_fails_whole_and_the_connection_serves_on(host: DuckDBStore) -> None:
+    client = HostClient(host.path)
+    refused = client.begin("no such lane")
+    assert refused is not None
+    with pytest.raises(ValueError, match="expected"), refused.finish():
+        refused.fetchall("SELECT 1 AS one")  # the begin's error answers the first statement
+    served = client.begin("read")
+    assert served is not None
+    with served.finish():
+        assert served.fetchall("SELECT 1 AS one") == [{"one": 1}]
+    client.drop()
