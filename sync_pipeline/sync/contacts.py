@@ -6,8 +6,8 @@ Why this shape:
   re-reading a few is cheap, and the content hash makes re-reads write nothing;
 * every page is stored in the same transaction as the checkpoint that follows it, so a sync killed
   mid-way resumes after the last stored page instead of starting over, and never skips one;
-* pages are streamed: memory stays bounded by two pages (one written, one prefetched) whatever
-  the CRM's size.
+* pages are streamed: memory stays bounded by ``WRITE_AHEAD_CONTACTS`` fetched ahead of the
+  writer, whatever the CRM's size.
 """
 
 from __future__ import annotations
@@ -15,20 +15,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ..providers.base import CRMProvider
+from ..records import ContactPage
 from ..store import Store
 from ..store import sync_state as state_q
-from ..store.contacts import Account, UpsertCounts, refresh_statistics, upsert_contacts
+from ..store.contacts import UPSERT_STATEMENT_ROWS, Account, UpsertCounts, refresh_statistics, upsert_contacts
+from .fetch_ahead import fetch_ahead
 
 Progress = Callable[[str], None]
 
 
 # A sync that wrote this many rows refreshes the planner's statistics (see refresh_statistics).
 REFRESH_STATISTICS_AFTER_ROWS = 1_000
+# At most this many contacts are fetched ahead of the writer and stored by one write: one upsert
+# statement, whose cost on DuckDB includes a scan of the table (see fetch_ahead), and few enough
+# that memory stays small (ten pages of 500).
+WRITE_AHEAD_CONTACTS = UPSERT_STATEMENT_ROWS
 
 
 @dataclass
@@ -41,6 +46,7 @@ class SyncReport:
     cursor_before: str | None
     cursor_after: str | None = None
     pages: int = 0
+    writes: int = 0  # store transactions that wrote pages: fewer than pages when writes fell behind
     contacts_seen: int = 0
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     duration_s: float = 0.0
@@ -56,6 +62,7 @@ class SyncReport:
         return {
             "mode": self.mode,
             "pages": self.pages,
+            "writes": self.writes,
             "contacts_seen": self.contacts_seen,
             **{f"rows_{k}": v for k, v in asdict(self.counts).items()},
             "cursor": self.cursor_after or "",
@@ -99,39 +106,40 @@ def sync_contacts(
     report = SyncReport(stream=stream, mode=mode, since=since, cursor_before=state.cursor)
 
     since_at = datetime.fromisoformat(since) if since else None
-    # The next page is fetched while this one is written: the vendor's rate limit, not our writes,
-    # sets the pace (GHL's cursor is on the page we already hold, so prefetching is safe).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contacts-prefetch") as fetcher:
-        pending = fetcher.submit(crm.changed_since, since_at, page_cursor, page_size=page_size)
-        while True:
-            waiting = time.monotonic()
-            page = pending.result()
-            report.vendor_wait_s += time.monotonic() - waiting
-            if page.next_cursor:
-                pending = fetcher.submit(crm.changed_since, since_at, page.next_cursor, page_size=page_size)
-            newest = max((c.date_updated for c in page.contacts if c.date_updated), default=None)
-            if newest is not None and (max_seen is None or newest.astimezone(UTC).isoformat() > max_seen):
-                max_seen = newest.astimezone(UTC).isoformat()
-            now = clock()
-            writing = time.monotonic()
-            with store.transaction() as tx:
-                report.counts.add(upsert_contacts(tx, page.contacts, now))
-                if page.next_cursor:
-                    progress_state = {"since": since, "page_cursor": page.next_cursor, "max_seen": max_seen}
-                    state_q.save(tx, stream, cursor=state.cursor, checkpoint=progress_state, at=now)
-                else:
-                    report.cursor_after = max(filter(None, (state.cursor, max_seen)), default=None)
-                    state_q.save(tx, stream, cursor=report.cursor_after, checkpoint=None, at=now)
-            written = time.monotonic() - writing
-            report.writing_s += written
-            report.slowest_write_s = max(report.slowest_write_s, written)
-            report.pages += 1
-            report.contacts_seen += len(page.contacts)
-            if progress and report.pages % 10 == 0:
-                counts = json.dumps(asdict(report.counts))
-                progress(f"{stream}: {report.pages} pages, {report.contacts_seen} contacts, {counts}")
-            if not page.next_cursor:
-                break
+    # Pages are fetched while earlier ones are written: the vendor's rate limit, not our writes, sets
+    # the pace (GHL's cursor is on the page we already hold, so fetching ahead is safe). Pages that
+    # arrived during a write are stored together by the next one (see fetch_ahead).
+    depth = max(1, WRITE_AHEAD_CONTACTS // page_size)
+
+    def fetch(cursor: str | None) -> ContactPage:
+        return crm.changed_since(since_at, cursor, page_size=page_size)
+
+    for group in fetch_ahead(fetch, page_cursor, depth=depth):
+        report.vendor_wait_s += group.waited_s
+        contacts = [contact for page in group.pages for contact in page.contacts]
+        newest = max((c.date_updated for c in contacts if c.date_updated), default=None)
+        if newest is not None and (max_seen is None or newest.astimezone(UTC).isoformat() > max_seen):
+            max_seen = newest.astimezone(UTC).isoformat()
+        now = clock()
+        writing = time.monotonic()
+        with store.transaction() as tx:
+            report.counts.add(upsert_contacts(tx, contacts, now))
+            if group.last.next_cursor:
+                progress_state = {"since": since, "page_cursor": group.last.next_cursor, "max_seen": max_seen}
+                state_q.save(tx, stream, cursor=state.cursor, checkpoint=progress_state, at=now)
+            else:
+                report.cursor_after = max(filter(None, (state.cursor, max_seen)), default=None)
+                state_q.save(tx, stream, cursor=report.cursor_after, checkpoint=None, at=now)
+        written = time.monotonic() - writing
+        report.writing_s += written
+        report.slowest_write_s = max(report.slowest_write_s, written)
+        pages_before = report.pages
+        report.pages += len(group.pages)
+        report.writes += 1
+        report.contacts_seen += len(contacts)
+        if progress and report.pages // 10 > pages_before // 10:
+            counts = json.dumps(asdict(report.counts))
+            progress(f"{stream}: {report.pages} pages, {report.contacts_seen} contacts, {counts}")
     if report.counts.inserted + report.counts.updated >= REFRESH_STATISTICS_AFTER_ROWS:
         with store.transaction() as tx:
             refresh_statistics(tx, store.dialect)
