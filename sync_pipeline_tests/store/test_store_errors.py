@@ -74,7 +74,7 @@ def test_the_duckdb_cache_is_capped_by_the_memory_setting(tmp_path: Path) -> Non
     url = f"duckdb:///{tmp_path / 'capped.duckdb'}"
     default = open_store(Settings.from_env({"SYNC_PIPELINE_DB": url}))
     with default.transaction() as tx:
-        assert tx.scalar("SELECT current_setting('memory_limit')") == "488.2 MiB"  # 512MB
+        assert tx.scalar("SELECT current_setting('memory_limit')") == "244.1 MiB"  # 256MB
     default.close()
     small = connect(url, duckdb_memory_limit="64MB")
     with small.transaction() as tx:
