@@ -333,6 +333,11 @@ def row_counts(tx: Transaction, account: Account) -> dict[str, int]:
     return {"live": int(row["live"] or 0), "deleted": int(row["deleted"] or 0)} if row else {"live": 0, "deleted": 0}
 
 
+def table_rows(tx: Transaction) -> int:
+    """Rows in ``contacts``, every account's: what a write's scan reads on DuckDB (see _INSERT_NEW)."""
+    return int(tx.scalar("SELECT count(*) FROM contacts") or 0)
+
+
 def accounts(tx: Transaction) -> list[Row]:
     """Every account the store holds rows of: ``provider``, ``location_id``, ``live``, ``deleted``."""
     return tx.fetchall(

@@ -5,11 +5,12 @@ Why: the writer's cost per statement is not all per row. DuckDB 2.0 plans ``INSE
 as a join against a scan of the whole table, so writing page by page costs one scan of the table per
 page, and the sync slows as the table grows (own page writes at 1,000,000 contacts ran at half the
 rows/s of 100,000). When writes fall behind the vendor, pages queue up here and the next write takes
-them all at once: the per-statement cost is spread over more rows exactly when it has grown, and the
-vendor's pace, not the table's size, sets the sync's. When the vendor is the slower side (its rate
-limit, in production), each group is the one page that arrived, as before.
+several at once (as many as the writer allows): the per-statement cost is spread over more rows
+exactly when it has grown, and the vendor's pace, not the table's size, sets the sync's. When the
+vendor is the slower side (its rate limit, in production), each group is the one page that arrived.
 
-Memory stays bounded: at most ``depth`` pages wait, whatever the CRM's size.
+Memory stays bounded: at most ``depth`` pages wait, whatever the CRM's size. The writer says how
+many pages a group may hold (see ``sync_contacts``: it grows with the table).
 """
 
 from __future__ import annotations
@@ -38,11 +39,17 @@ class PageGroup:
         return self.pages[-1]
 
 
-def fetch_ahead(fetch: Callable[[str | None], ContactPage], cursor: str | None, *, depth: int) -> Iterator[PageGroup]:
+def fetch_ahead(
+    fetch: Callable[[str | None], ContactPage],
+    cursor: str | None,
+    *,
+    depth: int,
+    group_limit: Callable[[], int] | None = None,
+) -> Iterator[PageGroup]:
     """Fetch pages from ``cursor`` on in a thread, at most ``depth`` ahead of the writer, and yield them
-    grouped (each group at most ``depth`` pages, the last group ending with the page that has no
-    next cursor). A fetch's error is raised here after the pages fetched before it were yielded.
-    Closing the iterator stops the fetcher."""
+    grouped: each group at most ``group_limit()`` pages (asked before each group; ``depth`` without
+    it), the last group ending with the page that has no next cursor. A fetch's error is raised here
+    after the pages fetched before it were yielded. Closing the iterator stops the fetcher."""
     fetched: queue.Queue[ContactPage | BaseException] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -77,8 +84,8 @@ def fetch_ahead(fetch: Callable[[str | None], ContactPage], cursor: str | None, 
             waited = time.monotonic() - waiting
             if isinstance(first, BaseException):
                 raise first
-            group = [first]
-            while group[-1].next_cursor is not None and len(group) < depth:
+            group, limit = [first], min(depth, group_limit()) if group_limit else depth
+            while group[-1].next_cursor is not None and len(group) < limit:
                 try:
                     item = fetched.get_nowait()
                 except queue.Empty:

@@ -197,3 +197,28 @@ def test_a_sync_that_writes_many_rows_refreshes_the_planners_statistics(wire) ->
             "WHERE relname = 'contacts' AND schemaname = current_schema()"
         )
     assert analyzed
+
+
+def test_pages_that_pile_up_behind_a_slow_writer_are_stored_together_and_converge(wire, monkeypatch) -> None:
+    """Grouped writes keep the sync exact: the cursor, the newest change seen and every row."""
+    from sync_pipeline.sync import contacts as contacts_sync
+
+    wired = wire(contacts=3_000)
+    sync_with(wired, page_size=100)  # 3,000 rows in the table: groups of up to 15 pages below
+    monkeypatch.setattr(contacts_sync, "TABLE_ROWS_PER_WRITTEN_ROW", 2)
+    wired.sandbox.admin("contacts/mutate", {"random_updates": 600})
+    # The writer pauses every ten pages (its progress report is slow), so pages queue up meanwhile.
+    report, _ = sync_with(wired, page_size=100, full=True, progress=lambda _: time.sleep(0.3))
+    assert report.pages >= 31 and 1 < report.writes < report.pages
+    # Random updates may pick a contact twice; each changed contact is rewritten, the rest left alone.
+    assert 500 < report.counts.updated <= 600 and report.counts.inserted == 0
+    assert_converged(wired)
+    with wired.store.transaction() as tx:
+        state = contacts_q_state(tx, wired)
+    assert state.checkpoint is None and state.cursor == report.cursor_after
+
+
+def contacts_q_state(tx, wired: Wired):
+    from sync_pipeline.store import sync_state as state_q
+
+    return state_q.load(tx, Account.configured(wired.settings).stream)

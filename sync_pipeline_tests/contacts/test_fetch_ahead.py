@@ -62,6 +62,22 @@ def test_pages_that_arrived_during_a_slow_write_come_together_never_more_than_de
     assert max(ahead) <= 5 + 1
 
 
+def test_a_group_holds_no_more_pages_than_the_writer_allows_at_that_moment() -> None:
+    listing, allowed = Listing(40), iter([1, 1, 2, 3, *[4] * 40])
+    limits, groups = [], []
+
+    def group_limit() -> int:
+        limits.append(next(allowed))
+        return limits[-1]
+
+    for group in fetch_ahead(listing, "0", depth=5, group_limit=group_limit):
+        groups.append(len(group.pages))
+        time.sleep(0.02)
+    assert sum(groups) == 40
+    assert all(size <= limit for size, limit in zip(groups, limits, strict=True))
+    assert groups[:4] == [1, 1, 2, 3]
+
+
 def test_a_failed_fetch_is_raised_after_the_pages_before_it() -> None:
     listing = Listing(10, fail_at=6)
     seen = []
