@@ -59,6 +59,7 @@ def sync_reconcile_read(env: dict[str, str], store_url: str, reads: int, deletio
         get_s, find_s = _agent_reads(run.store, run.settings, _sample(run.store, reads))
         sync_s, writing_s, slowest_write_s = run.seconds, run.report.writing_s, run.report.slowest_write_s
         pages, writes = run.report.pages, run.report.writes
+    close_s = run.close_s
     return {
         "rows": rows,
         "sync_s": sync_s,
@@ -66,6 +67,7 @@ def sync_reconcile_read(env: dict[str, str], store_url: str, reads: int, deletio
         "slowest_write_s": slowest_write_s,
         "pages": pages,
         "writes": writes,
+        "close_s": close_s,
         "reconcile_s": reconcile_s,
         "get_s": get_s,
         "find_s": find_s,
@@ -294,7 +296,9 @@ def _rate_findings(points: list[Point]) -> list[str]:
             f"{base.rows_per_s:,.0f}); {bound}. {top.out['pages']:,} pages at {top.size:,} were stored by "
             f"{top.out['writes']:,} writes. Its own work alone (page writes): {own_ratio:.2f}x "
             f"({top.own_rows_per_s:,.0f} vs {base.own_rows_per_s:,.0f} rows/s); the slowest page write "
-            f"{top.out['slowest_write_s'] * 1000:,.0f} ms vs {base.out['slowest_write_s'] * 1000:,.0f} ms."
+            f"{top.out['slowest_write_s'] * 1000:,.0f} ms vs {base.out['slowest_write_s'] * 1000:,.0f} ms; closing "
+            f"the store after it took {top.out['close_s']:.1f} s vs {base.out['close_s']:.1f} s (on DuckDB the "
+            "checkpoint of what the WAL still held: what a process waiting for the file would wait)."
         )
     if any(p.backend == "duckdb" for p in points):
         out.append(

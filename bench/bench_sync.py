@@ -193,6 +193,7 @@ class Synced:
     crm: Any
     seconds: float
     report: Any  # the sync's SyncReport
+    close_s: float = 0.0  # closing the store after the block: on DuckDB, the checkpoint of what is left in the WAL
 
     def rows(self) -> int:
         with self.store.transaction() as tx:
@@ -213,13 +214,18 @@ def full_sync(env: dict[str, str], store_url: str, page_size: int) -> Iterator[S
     settings = Settings.from_env({**env, "SYNC_PIPELINE_DB": store_url})
     store = ensure_migrated(open_store(settings))
     crm = registry.crm_provider(settings, store)
+    run = None
     try:
         started = time.monotonic()
         report = sync_contacts(store, crm, full=True, page_size=page_size)
-        yield Synced(settings, store, crm, time.monotonic() - started, report)
+        run = Synced(settings, store, crm, time.monotonic() - started, report)
+        yield run
     finally:
         close_provider(crm)
+        closing = time.monotonic()
         store.close()
+        if run is not None:
+            run.close_s = time.monotonic() - closing
 
 
 def sync_ours(env: dict[str, str], store_url: str, page_size: int) -> dict[str, Any]:
