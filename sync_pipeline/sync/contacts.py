@@ -41,11 +41,12 @@ REFRESH_STATISTICS_AFTER_ROWS = 1_000
 # statement, whose cost on DuckDB includes a scan of the table (see fetch_ahead), and few enough
 # that memory stays small (ten pages of 500).
 WRITE_AHEAD_CONTACTS = UPSERT_STATEMENT_ROWS
-# A write takes at most one contact per this many in the table (and at least a page): the scan a
-# statement costs on DuckDB grows with the table, and so do the rows that share it, so its cost per
-# row stays flat. Up to 100,000 contacts a write is one page, as short as it can be: on a hosted
-# DuckDB the receiver's and the outbox's commits wait for it (a 20,000-contact sync writing 5,000
-# contacts at once took the receiver from 64 to 16 deliveries/s in bench_under_load).
+# Pages fetched ahead and written together: at most one contact per this many in the table (and at
+# least a page). The scan a statement costs on DuckDB grows with the table, and so do the rows that
+# share it, so its cost per row stays flat. Up to 100,000 contacts a write is one page, as short as
+# it can be: on a hosted DuckDB the receiver's and the outbox's commits wait for it (a
+# 20,000-contact sync writing 5,000 contacts at once took the receiver from 64 to 16 deliveries/s
+# in bench_under_load).
 TABLE_ROWS_PER_WRITTEN_ROW = 200
 
 
@@ -120,19 +121,18 @@ def sync_contacts(
     report = SyncReport(stream=stream, mode=mode, since=since, cursor_before=state.cursor)
 
     since_at = datetime.fromisoformat(since) if since else None
+
     # Pages are fetched while earlier ones are written: the vendor's rate limit, not our writes, sets
     # the pace (GHL's cursor is on the page we already hold, so fetching ahead is safe). Pages that
     # arrived during a write are stored together by the next one (see fetch_ahead).
-    depth = max(1, WRITE_AHEAD_CONTACTS // page_size)
-
-    def group_limit() -> int:
+    def write_ahead_pages() -> int:
         rows = (table_rows_before + report.counts.inserted) // TABLE_ROWS_PER_WRITTEN_ROW
-        return max(1, rows // page_size)
+        return max(1, min(rows, WRITE_AHEAD_CONTACTS) // page_size)
 
     def fetch(cursor: str | None) -> ContactPage:
         return crm.changed_since(since_at, cursor, page_size=page_size)
 
-    for group in fetch_ahead(fetch, page_cursor, depth=depth, group_limit=group_limit):
+    for group in fetch_ahead(fetch, page_cursor, limit=write_ahead_pages):
         report.vendor_wait_s += group.waited_s
         contacts = [contact for page in group.pages for contact in page.contacts]
         newest = max((c.date_updated for c in contacts if c.date_updated), default=None)

@@ -1,5 +1,6 @@
-"""Pages fetched ahead of a slow writer come to it in order, grouped, and never more than the bound
-ahead; a failed fetch is raised after the pages before it; a writer that stops stops the fetcher."""
+"""Pages fetched ahead of a slow writer come to it in order, grouped, and never more than the
+writer's limit ahead; a failed fetch is raised after the pages before it; a writer that stops
+stops the fetcher."""
 
 from __future__ import annotations
 
@@ -41,48 +42,48 @@ def _number(page: ContactPage) -> int:
 def test_a_writer_that_keeps_up_gets_every_page_once_in_order() -> None:
     listing = Listing(12)
     seen = []
-    for group in fetch_ahead(listing, None, depth=4):
+    for group in fetch_ahead(listing, None, limit=lambda: 4):
         seen.extend(group.pages)
         time.sleep(0.001)
     assert [p.next_cursor for p in seen] == [*(str(n) for n in range(1, 12)), None]
     assert listing.cursors == [None, *(str(n) for n in range(1, 12))]
 
 
-def test_pages_that_arrived_during_a_slow_write_come_together_never_more_than_depth_ahead() -> None:
+@pytest.mark.parametrize("limit", [1, 5])
+def test_pages_that_arrived_during_a_slow_write_come_together_never_more_than_the_limit_ahead(limit: int) -> None:
     listing = Listing(40)
     groups, consumed, ahead = [], 0, []
-    for group in fetch_ahead(listing, "0", depth=5):
+    for group in fetch_ahead(listing, "0", limit=lambda: limit):
         groups.append(len(group.pages))
         consumed += len(group.pages)
-        time.sleep(0.02)  # a write slower than the vendor: the fetcher fills the queue meanwhile
+        time.sleep(0.02)  # a write slower than the vendor: the fetcher fills the room meanwhile
         ahead.append(listing.fetched - consumed)
-    assert sum(groups) == 40
-    assert max(groups) == 5 and len(groups) < 40 / 2
-    # The queue holds at most depth pages, and one more may be in the fetcher's hands.
-    assert max(ahead) <= 5 + 1
+    assert sum(groups) == 40 and max(groups) == limit
+    # At most ``limit`` pages wait, and one more may be in the fetcher's hands.
+    assert max(ahead) <= limit + 1
+    if limit > 1:
+        assert len(groups) < 40 / 2
 
 
-def test_a_group_holds_no_more_pages_than_the_writer_allows_at_that_moment() -> None:
-    listing, allowed = Listing(40), iter([1, 1, 2, 3, *[4] * 40])
-    limits, groups = [], []
+def test_the_limit_is_the_writers_at_each_moment() -> None:
+    listing, schedule = Listing(40), [1, 1, 2, 3, 4]
+    groups: list[int] = []
 
-    def group_limit() -> int:
-        limits.append(next(allowed))
-        return limits[-1]
+    def limit() -> int:  # grows as the writer stores groups, as it does with the table
+        return schedule[min(len(groups), len(schedule) - 1)]
 
-    for group in fetch_ahead(listing, "0", depth=5, group_limit=group_limit):
+    for group in fetch_ahead(listing, "0", limit=limit):
         groups.append(len(group.pages))
         time.sleep(0.02)
     assert sum(groups) == 40
-    assert all(size <= limit for size, limit in zip(groups, limits, strict=True))
-    assert groups[:4] == [1, 1, 2, 3]
+    assert groups[:4] == [1, 1, 2, 3] and max(groups) == 4
 
 
 def test_a_failed_fetch_is_raised_after_the_pages_before_it() -> None:
     listing = Listing(10, fail_at=6)
     seen = []
     with pytest.raises(ConnectionError, match="page 6 failed"):
-        for group in fetch_ahead(listing, None, depth=3):
+        for group in fetch_ahead(listing, None, limit=lambda: 3):
             time.sleep(0.01)
             seen.extend(_number(p) for p in group.pages)
     assert seen == [0, 1, 2, 3, 4, 5]
@@ -90,11 +91,11 @@ def test_a_failed_fetch_is_raised_after_the_pages_before_it() -> None:
 
 def test_a_writer_that_stops_stops_the_fetcher() -> None:
     listing = Listing(1_000)
-    groups = fetch_ahead(listing, None, depth=2)
+    groups = fetch_ahead(listing, None, limit=lambda: 2)
     taken = len(next(groups).pages)
     time.sleep(0.05)
     groups.close()  # the writer failed: the with/for that held it is gone
     fetched = listing.fetched
     time.sleep(0.1)
-    assert listing.fetched == fetched <= taken + 2 + 1  # the queue's two and one held by the fetcher
+    assert listing.fetched == fetched <= taken + 2 + 1  # two waiting and one in the fetcher's hands
     assert not any(t.name == "contacts-fetch-ahead" for t in threading.enumerate())
