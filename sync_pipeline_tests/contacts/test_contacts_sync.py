@@ -222,3 +222,27 @@ def contacts_q_state(tx, wired: Wired):
     from sync_pipeline.store import sync_state as state_q
 
     return state_q.load(tx, Account.configured(wired.settings).stream)
+
+
+def test_reconciliation_counts_an_id_the_listing_repeats_once_and_keeps_its_contact(wire) -> None:
+    """A listing may repeat ids (a provider paging by a key that moves): each is one CRM contact."""
+    from dataclasses import replace
+
+    wired = wire(contacts=300)
+    sync_with(wired, page_size=100)
+    gone = sorted(local_live(wired))[:3]
+    wired.sandbox.admin("contacts/mutate", {"deletes": gone, "emit_webhooks": False})
+    crm = wired.crm()
+    list_ids = crm.list_ids
+
+    def repeating(cursor=None, *, page_size=500):  # every page lists its first id twice
+        page = list_ids(cursor, page_size=page_size)
+        return replace(page, ids=[*page.ids, *page.ids[:1]])
+
+    crm.list_ids = repeating  # type: ignore[method-assign]
+    try:
+        report = reconcile_deletions(wired.store, crm, page_size=50)
+    finally:
+        crm.close()
+    assert (report.crm_ids, report.deleted) == (297, 3)
+    assert set(local_live(wired)) == set(wired.sandbox_contacts())
