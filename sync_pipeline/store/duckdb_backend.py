@@ -198,6 +198,11 @@ class DuckDBStore(Store):
                 try:
                     yield _DuckDBTransaction(conn)
                     conn.execute("COMMIT")
+                except duckdb.Error as exc:
+                    _rollback_quietly(conn)
+                    if _out_of_memory(exc):
+                        raise StoreError(self._out_of_memory_message(exc)) from None
+                    raise
                 except BaseException:
                     _rollback_quietly(conn)
                     raise
@@ -205,6 +210,16 @@ class DuckDBStore(Store):
                     self._scale_checkpoints(conn)
             finally:
                 self._leave(conn)
+
+    def _out_of_memory_message(self, exc: duckdb.Error) -> str:
+        """One line for DuckDB running out of its memory limit: DuckDB keeps a table's indexes in
+        memory while it writes them, so a limit that served a smaller table can fail a larger one
+        (at 256MB, somewhere past a million contacts)."""
+        return (
+            f"DuckDB store {self.path} ran out of memory ({_first_line(exc)}): the indexes a write changes must "
+            f"fit in SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT ({self._memory_limit}); raise it "
+            "(e.g. 1GB) or point SYNC_PIPELINE_DB at PostgreSQL. Nothing of this transaction was committed."
+        )
 
     def _scale_checkpoints(self, conn: duckdb.DuckDBPyConnection) -> None:
         """Keep DuckDB's checkpoint threshold in step with the file's size (see
@@ -504,8 +519,13 @@ def _registered(conn: duckdb.DuckDBPyConnection, name: str, columns: dict[str, l
     conn.register(name, {column: _column(_adapted(values)) for column, values in columns.items()})
     try:
         yield
-    finally:
-        conn.unregister(name)
+    except BaseException:
+        # A failed statement aborts the transaction, and unregistering then fails too: the
+        # statement's error is the one to raise.
+        with contextlib.suppress(duckdb.Error):
+            conn.unregister(name)
+        raise
+    conn.unregister(name)
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -538,6 +558,12 @@ def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
     # The failing statement may already have aborted the transaction.
     with contextlib.suppress(duckdb.Error):
         conn.execute("ROLLBACK")
+
+
+def _out_of_memory(exc: duckdb.Error) -> bool:
+    """DuckDB out of its memory limit: an OutOfMemoryException from a statement, or a commit that
+    failed to pin a block (a TransactionException)."""
+    return isinstance(exc, duckdb.OutOfMemoryException) or "failed to pin block" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -80,3 +80,25 @@ def test_the_duckdb_cache_is_capped_by_the_memory_setting(tmp_path: Path) -> Non
     with small.transaction() as tx:
         assert tx.scalar("SELECT current_setting('memory_limit')") == "61.0 MiB"
     small.close()
+
+
+def test_duckdb_out_of_its_memory_limit_says_which_setting_to_raise_and_commits_nothing(tmp_path: Path) -> None:
+    """DuckDB keeps the indexes a write changes in memory: past the limit, one clear error, and the
+    store goes on working (what earlier transactions committed is intact)."""
+    store = connect(f"duckdb:///{tmp_path / 'tight.duckdb'}", duckdb_memory_limit="16MB")
+    with store.transaction() as tx:
+        tx.execute("CREATE TABLE t (id TEXT PRIMARY KEY, email TEXT)")
+        tx.execute("CREATE INDEX t_email ON t (email)")
+    committed = 0
+    with pytest.raises(StoreError) as raised:
+        for start in range(0, 2_000_000, 20_000):
+            with store.transaction() as tx:
+                rows = [{"id": f"id-{i:030d}", "email": f"e{i:040d}"} for i in range(start, start + 20_000)]
+                tx.fetchall_over("INSERT INTO t SELECT id, email FROM {rows}", rows, table="t")
+            committed = start + 20_000
+    message = str(raised.value)
+    assert "ran out of memory" in message and "SYNC_PIPELINE_DUCKDB_MEMORY_LIMIT (16MB)" in message
+    assert "\n" not in message and committed > 0
+    with store.transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM t") == committed
+    store.close()
