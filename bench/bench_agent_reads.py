@@ -244,6 +244,9 @@ def sync_loop(url: str) -> None:
     store = ensure_migrated(connect(url))
     crm = ChangedEachPass(lifted_client(settings, store), settings.ghl_location_id)
     passes: list[dict[str, float]] = []
+    # The parent stops this loop with SIGINT, which a shell without job control has this process
+    # ignore when it started `make bench` in the background (Python then installs no handler).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print("writing", flush=True)
     try:
         while True:
