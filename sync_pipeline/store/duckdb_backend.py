@@ -172,7 +172,9 @@ class DuckDBStore(Store):
         self._local.active = True
         try:
             while True:
-                remote = None if self._hosting or self._conn is not None else self._host_client.begin(lane)
+                remote = None
+                if not self._hosting and self._conn is None:
+                    remote = self._host_client.begin(lane, local=lambda: self._moved_lane(lane))
                 if remote is not None:
                     with remote.finish() as tx:
                         yield tx
@@ -187,6 +189,19 @@ class DuckDBStore(Store):
             self._local.active = False
 
     @contextmanager
+    def _moved_lane(self, lane: str) -> Iterator[Transaction]:
+        """The local lane a transaction moves to when the host stops before it began (see
+        :class:`RemoteTransaction`)."""
+        try:
+            with self._local_lane(lane) as tx:
+                yield tx
+        except _HostAppeared:
+            raise StoreError(
+                f"the process hosting DuckDB store {self.path} stopped and another began hosting it; "
+                "nothing of this transaction ran (retry: the next transaction goes to the new host)"
+            ) from None
+
+    @contextmanager
     def _local_lane(self, lane: str) -> Iterator[Transaction]:
         """A transaction on this process's own connection: lanes run side by side, each lane's
         transactions one at a time (the host's reads all at once)."""
@@ -198,20 +213,17 @@ class DuckDBStore(Store):
                 try:
                     yield _DuckDBTransaction(conn)
                     conn.execute("COMMIT")
-                except duckdb.Error as exc:
+                except BaseException as exc:
                     _rollback_quietly(conn)
                     if _out_of_memory(exc):
                         raise StoreError(self._out_of_memory_message(exc)) from None
-                    raise
-                except BaseException:
-                    _rollback_quietly(conn)
                     raise
                 if lane == "main":
                     self._scale_checkpoints(conn)
             finally:
                 self._leave(conn)
 
-    def _out_of_memory_message(self, exc: duckdb.Error) -> str:
+    def _out_of_memory_message(self, exc: BaseException) -> str:
         """One line for DuckDB running out of its memory limit: DuckDB keeps a table's indexes in
         memory while it writes them, so a limit that served a smaller table can fail a larger one
         (at 256MB, somewhere past a million contacts)."""
@@ -560,10 +572,12 @@ def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _out_of_memory(exc: duckdb.Error) -> bool:
+def _out_of_memory(exc: BaseException) -> bool:
     """DuckDB out of its memory limit: an OutOfMemoryException from a statement, or a commit that
     failed to pin a block (a TransactionException)."""
-    return isinstance(exc, duckdb.OutOfMemoryException) or "failed to pin block" in str(exc)
+    return isinstance(exc, duckdb.OutOfMemoryException) or (
+        isinstance(exc, duckdb.TransactionException) and "failed to pin block" in str(exc)
+    )
 
 
 def _first_line(exc: BaseException) -> str:

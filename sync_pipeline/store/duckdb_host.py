@@ -146,7 +146,7 @@ class StoreHost:
             if op == "rollback":
                 raise _RolledBack
             try:
-                result = _run(tx, op, args)
+                result = wire.apply(tx, op, args)
             except Exception as exc:  # the statement failed; the client decides, as it would locally
                 wire.send(client, wire.error_reply(exc))
             else:
@@ -160,12 +160,3 @@ def _refuse(client: socket.socket, reply: tuple[str, Any]) -> None:
         wire.send(client, reply)
         if op in ("commit", "rollback"):
             return
-
-
-def _run(tx: Transaction, op: str, args: list[Any]) -> Any:
-    if op == "fetchall_over":
-        sql, rows, table = args
-        return tx.fetchall_over(sql, rows, table=table)
-    if op not in wire.OPERATIONS:
-        raise ValueError(f"unknown store operation {op!r}")
-    return getattr(tx, op)(*args)

@@ -10,8 +10,8 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +36,28 @@ class HostClient:
             return False
         return True
 
-    def begin(self, lane: str) -> RemoteTransaction | None:
+    def begin(self, lane: str, local: Callable[[], AbstractContextManager[Transaction]]) -> RemoteTransaction | None:
         """A transaction in ``lane`` on the host, or None when no host runs (the caller opens the file).
 
-        The begin travels with the transaction's first statement, so a read is one round trip.
+        The begin travels with the transaction's first statement, so a read is one round trip. A
+        host that stops before that statement runs leaves the transaction to ``local``, this
+        process's own lane.
         """
         for _ in range(2):  # a kept connection may be a previous host's: one fresh try
             try:
                 sock = self._connection()
                 self._settle(sock)
                 wire.send(sock, ("begin", lane))
-                return RemoteTransaction(self, sock, lane)
+                return RemoteTransaction(self, sock, lane, local)
             except (wire.HostGone, OSError):
                 self.drop()
         return None
 
-    def call(self, sock: socket.socket, message: tuple[Any, ...]) -> Any:
-        """One request mid-transaction. Losing the host here loses the transaction: a StoreError."""
+    def call(self, sock: socket.socket, message: tuple[Any, ...], *, first: bool = False) -> Any:
+        """One request of a transaction. Losing the host mid-transaction loses the transaction: a
+        StoreError. Losing it on the transaction's ``first`` message (a host that stopped between
+        this thread's transactions) lost nothing, as nothing ran there: :class:`wire.HostGone`, and
+        the caller runs the transaction on its own connection."""
         try:
             wire.send(sock, message)
             answer = wire.receive(sock)
@@ -63,6 +68,8 @@ class HostClient:
             raise
         if answer[0] == "gone":
             self.drop()
+            if first:
+                raise wire.HostGone("the host stopped before this transaction began")
             raise StoreError(
                 f"the process hosting DuckDB store {self._database} went away during a transaction; "
                 "it was not committed (retry: the next transaction opens the file or finds a new host)"
@@ -116,38 +123,68 @@ def _value(answer: tuple[str, Any]) -> Any:
 
 
 class RemoteTransaction(Transaction):
-    """A transaction the host runs; :meth:`finish` commits or rolls it back."""
+    """A transaction the host runs; :meth:`finish` commits or rolls it back.
 
-    def __init__(self, client: HostClient, sock: socket.socket, lane: str) -> None:
+    A host that stopped between this thread's transactions refuses the next one's first message
+    (its begin travels with it). Nothing ran there, so the transaction moves to this process's own
+    lane, which opens the file once the host has let go of it.
+    """
+
+    def __init__(
+        self,
+        client: HostClient,
+        sock: socket.socket,
+        lane: str,
+        local: Callable[[], AbstractContextManager[Transaction]],
+    ) -> None:
         self._client = client
         self._sock = sock
         self._lane = lane
+        self._local = local
+        self._answered = False  # the host has answered a message of this transaction
+        self._moved: Transaction | None = None  # the local lane's transaction, once moved there
+        self._local_lane = contextlib.ExitStack()
 
     @contextmanager
     def finish(self) -> Iterator[RemoteTransaction]:
         """Commit when the block ends cleanly, else roll back and re-raise."""
-        try:
-            yield self
-        except BaseException:
-            with contextlib.suppress(Exception):  # the error that ended the block is the one to raise
-                self._client.call(self._sock, ("rollback",))
-            raise
-        if self._lane == "read":
-            self._client.commit_later(self._sock)
-        else:
-            self._client.call(self._sock, ("commit",))
+        with self._local_lane:  # a local lane the transaction moved to ends here, in the same way
+            try:
+                yield self
+            except BaseException:
+                if self._moved is None:
+                    with contextlib.suppress(Exception):  # the error that ended the block is the one to raise
+                        self._ask("rollback")
+                raise
+            if self._moved is not None:
+                return
+            if self._lane == "read" and self._answered:
+                self._client.commit_later(self._sock)
+            else:
+                self._ask("commit")
 
     def execute(self, sql: str, params: Params | None = None) -> int:
-        return self._client.call(self._sock, ("execute", sql, _plain(params)))
+        return self._ask("execute", sql, _plain(params))
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self._client.call(self._sock, ("executemany", sql, [_plain(r) for r in rows]))
+        self._ask("executemany", sql, [_plain(r) for r in rows])
 
     def fetchall(self, sql: str, params: Params | None = None) -> list[Row]:
-        return self._client.call(self._sock, ("fetchall", sql, _plain(params)))
+        return self._ask("fetchall", sql, _plain(params))
 
     def fetchall_over(self, sql: str, rows: Sequence[Params], *, table: str) -> list[Row]:
-        return self._client.call(self._sock, ("fetchall_over", sql, [_plain(r) for r in rows], table))
+        return self._ask("fetchall_over", sql, [_plain(r) for r in rows], table)
+
+    def _ask(self, op: str, *args: Any) -> Any:
+        if self._moved is None:
+            first, self._answered = not self._answered, True
+            try:
+                return self._client.call(self._sock, (op, *args), first=first)
+            except wire.HostGone:  # only on the first message: nothing ran on the host
+                if op in ("commit", "rollback"):
+                    return None  # an empty transaction: nothing to move
+                self._moved = self._local_lane.enter_context(self._local())
+        return wire.apply(self._moved, op, args)
 
 
 def _plain(params: Params | None) -> dict[str, Any] | None:

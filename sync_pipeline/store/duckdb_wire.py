@@ -14,9 +14,11 @@ import pickle
 import socket
 import struct
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .base import Transaction
 from .errors import StoreError
 
 _LENGTH = struct.Struct("!Q")
@@ -60,6 +62,17 @@ def receive(sock: socket.socket) -> Any:
     """The next message; :class:`HostGone` when the other end has closed."""
     (length,) = _LENGTH.unpack(_exactly(sock, _LENGTH.size))
     return pickle.loads(_exactly(sock, length))
+
+
+def apply(tx: Transaction, op: str, args: Sequence[Any]) -> Any:
+    """Run one of the client's :data:`OPERATIONS` on ``tx`` (the host's lane, or the client's own
+    after the host went away before the transaction began)."""
+    if op == "fetchall_over":
+        sql, rows, table = args
+        return tx.fetchall_over(sql, rows, table=table)
+    if op not in OPERATIONS:
+        raise ValueError(f"unknown store operation {op!r}")
+    return getattr(tx, op)(*args)
 
 
 def error_reply(exc: BaseException) -> tuple[str, Any]:

@@ -140,6 +140,32 @@ def test_when_the_host_stops_its_clients_open_the_file_themselves(host: DuckDBSt
     client.close()
 
 
+def test_a_client_inside_a_transaction_when_the_host_stops_runs_its_next_one_on_the_file(
+    host: DuckDBStore, path: Path
+) -> None:
+    """The host lets a busy client finish, then refuses its next transaction's first statement
+    (whose begin travels with it): nothing ran there, so that transaction moves to the client's own
+    connection instead of failing."""
+    client = _client(path, lock_timeout_s=20)
+    closing = threading.Thread(target=host.close)
+    with client.transaction() as tx:
+        tx.execute(STATE, {"stream": "hosted", "cursor": "1", "at": datetime.now(UTC)})
+        closing.start()
+        deadline = time.monotonic() + 10
+        while wire.socket_path(path).exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not wire.socket_path(path).exists()  # stopped, with this transaction under way
+    with client.transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM sync_state") == 1  # the hosted one committed
+        tx.execute(STATE, {"stream": "alone", "cursor": "1", "at": datetime.now(UTC)})
+    closing.join(20)
+    assert client._conn is not None  # the second ran on the client's own connection
+    with client.read_transaction() as tx:  # an empty transaction after a host is gone needs nothing of it
+        pass
+    assert _count(client) == 2
+    client.close()
+
+
 def test_a_process_waiting_for_the_file_moves_to_a_host_that_starts_meanwhile(path: Path) -> None:
     holder = DuckDBStore(path)
     migrate(holder)
@@ -230,11 +256,11 @@ def test_a_socket_directory_others_can_enter_is_refused_and_the_file_stays_share
 
 def test_a_transaction_the_host_cannot_begin_fails_whole_and_the_connection_serves_on(host: DuckDBStore) -> None:
     client = HostClient(host.path)
-    refused = client.begin("no such lane")
+    refused = client.begin("no such lane", local=host.transaction)
     assert refused is not None
     with pytest.raises(ValueError, match="expected"), refused.finish():
         refused.fetchall("SELECT 1 AS one")  # the begin's error answers the first statement
-    served = client.begin("read")
+    served = client.begin("read", local=host.read_transaction)
     assert served is not None
     with served.finish():
         assert served.fetchall("SELECT 1 AS one") == [{"one": 1}]
