@@ -119,8 +119,9 @@ class Store(ABC):
     @contextmanager
     def read_transaction(self) -> Iterator[Transaction]:
         """A transaction that only reads, such as an agent's lookup: backends that can run it beside
-        writers do (a hosted DuckDB file); elsewhere it is :meth:`transaction` (Postgres readers
-        never wait for writers anyway)."""
+        writers do (a hosted DuckDB file, which also commits it after answering and so refuses a
+        write in it); elsewhere it is :meth:`transaction` (Postgres readers never wait for writers
+        anyway)."""
         with self.transaction() as tx:
             yield tx
 

@@ -4,6 +4,7 @@ run beside writers instead of waiting for the file to change hands (issue #13)."
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import stat
@@ -125,6 +126,39 @@ def test_a_client_that_vanishes_mid_transaction_is_rolled_back_and_frees_the_lan
         tx.execute(STATE, {"stream": "after", "cursor": "1", "at": datetime.now(UTC)})
     assert _count(host, "orphan") == 0
     assert _count(host, "after") == 1
+
+
+def test_a_hosted_read_answers_before_its_commit_runs(
+    host: DuckDBStore, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read's COMMIT waits for DuckDB's transaction lock (a writer's commit holds it): the host
+    answers first and commits on its commit thread, and the client's next read takes another cursor."""
+    held: queue.SimpleQueue[object] = queue.SimpleQueue()  # commits nobody runs yet
+    monkeypatch.setattr(host, "_commit_thread", lambda: held)
+    client = _client(path, lock_timeout_s=2)
+    for _ in range(3):
+        assert _count(client) == 0  # answered, though no read has committed
+    with client.transaction() as tx:  # the host serves a client in order: all three commits are queued
+        tx.execute(STATE, {"stream": "after", "cursor": "1", "at": datetime.now(UTC)})
+    assert held.qsize() == 3
+    assert _count(client) == 1
+    threading.Thread(target=host._commit_reads, args=(held,), daemon=True).start()
+    client.close()  # closing the host (the fixture) waits for the held reads to commit
+
+
+def test_a_read_transaction_refuses_a_write_hosted_or_not(host: DuckDBStore, path: Path) -> None:
+    """A read may commit after its answer (above), so it must not write: DuckDB runs it READ ONLY."""
+    client = _client(path, lock_timeout_s=2)
+    for store in (host, client):
+        with pytest.raises(duckdb.TransactionException, match="read-only"), store.read_transaction() as tx:
+            tx.execute(STATE, {"stream": "read", "cursor": "1", "at": datetime.now(UTC)})
+    client.close()
+    host.close()
+    alone = _client(path)  # no host: reads take the main lane, READ ONLY all the same
+    with pytest.raises(duckdb.TransactionException, match="read-only"), alone.read_transaction() as tx:
+        tx.execute(STATE, {"stream": "read", "cursor": "1", "at": datetime.now(UTC)})
+    assert _count(alone) == 0
+    alone.close()
 
 
 def test_when_the_host_stops_its_clients_open_the_file_themselves(host: DuckDBStore, path: Path) -> None:
