@@ -79,6 +79,13 @@ class Transaction(ABC):
         parameter per value: a synced page of 500 contacts is one upsert, its lookup one join.
         """
 
+    def asynchronous_commit(self) -> None:  # noqa: B027 - optional, most backends commit one way
+        """Let this transaction's commit return before it is flushed to disk (PostgreSQL's
+        asynchronous commit): a crash of the database server within a fraction of a second after it
+        loses the transaction whole, never half of it. Only for work that is redone when lost, such
+        as a synced page with its checkpoint (the sync fetches it again). Waiting for the flush cost
+        a Postgres sync a twentieth of its writing time. DuckDB always flushes."""
+
     def fetchone(self, sql: str, params: Params | None = None) -> Row | None:
         """Run a query and return its first row, or None."""
         rows = self.fetchall(sql, params)

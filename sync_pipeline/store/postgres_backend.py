@@ -111,6 +111,9 @@ class _PostgresTransaction(Transaction):
         self._cur.execute(text, _values(params, names))
         return self._cur.rowcount
 
+    def asynchronous_commit(self) -> None:
+        self._cur.execute("SET LOCAL synchronous_commit = off")
+
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if not rows:
             return

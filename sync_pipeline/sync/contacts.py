@@ -141,6 +141,7 @@ def sync_contacts(
         now = clock()
         writing = time.monotonic()
         with store.transaction() as tx:
+            tx.asynchronous_commit()  # a page lost with its checkpoint is fetched again
             report.counts.add(upsert_contacts(tx, contacts, now))
             if group.last.next_cursor:
                 progress_state = {"since": since, "page_cursor": group.last.next_cursor, "max_seen": max_seen}

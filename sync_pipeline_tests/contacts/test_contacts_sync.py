@@ -246,3 +246,18 @@ def test_reconciliation_counts_an_id_the_listing_repeats_once_and_keeps_its_cont
         crm.close()
     assert (report.crm_ids, report.deleted) == (297, 3)
     assert set(local_live(wired)) == set(wired.sandbox_contacts())
+
+
+def test_every_page_write_commits_asynchronously(wire, monkeypatch) -> None:
+    """A page and its checkpoint are one transaction, so a page lost to a database crash right after
+    its commit is the page the next run fetches again (test_sync_resume): its commit need not wait
+    for the disk flush."""
+    wired = wire(contacts=300)
+    with wired.store.transaction() as tx:
+        transaction_class = type(tx)
+    asked = []
+    original = transaction_class.asynchronous_commit
+    monkeypatch.setattr(transaction_class, "asynchronous_commit", lambda tx: (asked.append(tx), original(tx))[1])
+    report, _ = sync_with(wired, page_size=100)
+    assert report.counts.inserted == 300 and len(asked) == report.writes >= 3
+    assert_converged(wired)
