@@ -4,7 +4,8 @@ Without a host, processes take turns holding the file, and each hand-over costs 
 checkpoint) and an open: an agent's read behind a running sync waited up to 1.4 s. With a host
 (``sync-pipeline serve`` or ``webhooks serve`` becomes one), the file never changes hands: every
 other process sends its transactions here over a Unix socket, and reads run on cursors of their own
-beside the writers (DuckDB's MVCC), so they never queue behind a page write.
+beside the writers (DuckDB's MVCC), so they never queue behind a page write, and are answered
+before they commit (see ``DuckDBStore._hosted_read``).
 
 One thread per connected client runs that client's transactions, one at a time, in the lane it asks
 for (see :class:`~sync_pipeline.store.duckdb_backend.DuckDBStore`). A client that disconnects
