@@ -598,8 +598,10 @@ def _column(values: list[Any]) -> np.ndarray:
 
 def _adapted(values: list[Any]) -> list[Any]:
     """One column's values as DuckDB takes them: only a column holding JSON values needs adapting
-    (calling :func:`_adapt` on every value cost a page of 500 contacts 7 ms)."""
-    return [_adapt(v) for v in values] if any(isinstance(v, dict | list) for v in values) else values
+    (calling :func:`_adapt` on every value cost a page of 500 contacts 7 ms). Asked of the column's
+    types, not of each value: 7 µs for 500 strings against 47 µs."""
+    json_values = any(issubclass(kind, dict | list) for kind in set(map(type, values)))
+    return [_adapt(v) for v in values] if json_values else values
 
 
 def _param(params: Params, name: str) -> Any:
