@@ -264,6 +264,20 @@ def test_search_index_lag_hides_recent_writes(ghl_sandbox_factory: GhlSandboxFac
         assert search(client, handle, pageLimit=1).json()["total"] == 2_001
 
 
+def test_a_burst_of_writes_is_in_search_at_once_without_index_lag(ghl_sandbox_factory: GhlSandboxFactory) -> None:
+    """Writes within one millisecond are stamped a millisecond apart, ahead of the clock (so each
+    sorts after the last); with no lag configured search shows them all the moment they are written."""
+    clock = ManualClock()  # never advances: every write after the first is stamped in the future
+    handle = ghl_sandbox_factory(clock=clock)
+    ids = [handle.state.book.seeded.id_of(i) for i in (3, 4, 5)]
+    with handle.client() as client:
+        for contact_id in ids:
+            client.put(f"/contacts/{contact_id}", json={"city": "Burst"})
+        for contact_id in ids:
+            by_id = [{"field": "id", "operator": "eq", "value": contact_id}]
+            assert search(client, handle, pageLimit=1, filters=by_id).json()["contacts"][0]["city"] == "Burst"
+
+
 def test_deprecated_listing_pages_with_both_cursor_fields(ghl_sandbox_factory: GhlSandboxFactory) -> None:
     handle = ghl_sandbox_factory(contacts=450, vendor_configs=unlimited())
     params = {"locationId": handle.location_id, "limit": 100}
