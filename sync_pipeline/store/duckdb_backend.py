@@ -111,7 +111,9 @@ class DuckDBStore(Store):
         self._free_readers: list[duckdb.DuckDBPyConnection] = []  # the host's read cursors not in use
         self._open_readers: list[duckdb.DuckDBPyConnection] = []
         self._checkpoint_bytes = 0  # the open connection's checkpoint threshold (0: not set yet)
-        self._read_commits: queue.SimpleQueue[duckdb.DuckDBPyConnection] | None = None  # see _hosted_read
+        # Hosted reads waiting for their COMMIT, and the thread that runs them (see _hosted_read).
+        self._read_commits: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+        self._read_committer: threading.Thread | None = None
         atexit.register(self.close)
 
     def map_types(self, ddl: str) -> str:
@@ -144,6 +146,11 @@ class DuckDBStore(Store):
         hosts it already: this one's transactions then go there too."""
         if self._host_client.listening():
             return False
+        if self._read_committer is None:
+            self._read_committer = threading.Thread(
+                target=self._commit_reads, args=(self._read_commits,), name="duckdb-read-commits", daemon=True
+            )
+            self._read_committer.start()
         self._hosting = True
         try:
             with self._state:
@@ -230,7 +237,8 @@ class DuckDBStore(Store):
 
     @contextmanager
     def _hosted_read(self) -> Iterator[Transaction]:
-        """A read on a cursor of its own, whose COMMIT runs on the commit thread once the block ends.
+        """A read on a cursor of its own, whose COMMIT runs on the commit thread (started by
+        :meth:`host`) once the block ends.
 
         A read's COMMIT waits for DuckDB's transaction lock, which a writer's commit holds, and
         then cleans up the versions of writers that committed while the read ran: under a sync it
@@ -245,17 +253,7 @@ class DuckDBStore(Store):
             _rollback_quietly(cursor)
             self._leave(cursor)
             raise
-        self._commit_thread().put(cursor)
-
-    def _commit_thread(self) -> queue.SimpleQueue[duckdb.DuckDBPyConnection]:
-        """The queue of hosted reads to commit, and the thread that commits them (started once)."""
-        with self._state:
-            if self._read_commits is None:
-                self._read_commits = queue.SimpleQueue()
-                threading.Thread(
-                    target=self._commit_reads, args=(self._read_commits,), name="duckdb-read-commits", daemon=True
-                ).start()
-            return self._read_commits
+        self._read_commits.put(cursor)
 
     def _commit_reads(self, cursors: queue.SimpleQueue[duckdb.DuckDBPyConnection]) -> None:
         while True:

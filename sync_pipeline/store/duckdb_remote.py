@@ -143,12 +143,12 @@ class RemoteTransaction(Transaction):
         self._local = local
         self._answered = False  # the host has answered a message of this transaction
         self._moved: Transaction | None = None  # the local lane's transaction, once moved there
-        self._local_lane = contextlib.ExitStack()
+        self._leave_moved = contextlib.ExitStack()  # ends the local lane's transaction, if it moved
 
     @contextmanager
     def finish(self) -> Iterator[RemoteTransaction]:
         """Commit when the block ends cleanly, else roll back and re-raise."""
-        with self._local_lane:  # a local lane the transaction moved to ends here, in the same way
+        with self._leave_moved:  # a transaction that moved ends there in the same way
             try:
                 yield self
             except BaseException:
@@ -183,7 +183,7 @@ class RemoteTransaction(Transaction):
             except wire.HostGone:  # only on the first message: nothing ran on the host
                 if op in ("commit", "rollback"):
                     return None  # an empty transaction: nothing to move
-                self._moved = self._local_lane.enter_context(self._local())
+                self._moved = self._leave_moved.enter_context(self._local())
         return wire.apply(self._moved, op, args)
 
 

@@ -134,7 +134,7 @@ def test_a_hosted_read_answers_before_its_commit_runs(
     """A read's COMMIT waits for DuckDB's transaction lock (a writer's commit holds it): the host
     answers first and commits on its commit thread, and the client's next read takes another cursor."""
     held: queue.SimpleQueue[object] = queue.SimpleQueue()  # commits nobody runs yet
-    monkeypatch.setattr(host, "_commit_thread", lambda: held)
+    monkeypatch.setattr(host, "_read_commits", held)
     client = _client(path, lock_timeout_s=2)
     for _ in range(3):
         assert _count(client) == 0  # answered, though no read has committed
