@@ -53,6 +53,7 @@ class SandboxPipeline:
 
     async def _serve_vendor(self, scope: Scope, receive: Receive, send: Send) -> None:
         vendor = self.vendor
+        arrived_at = vendor.clock.now()
         endpoint = f"{scope['method']} {self._template(scope)}"
         plan = vendor.faults.plan()
         if plan.latency_s:
@@ -61,7 +62,7 @@ class SandboxPipeline:
             vendor.stats.record_fault(plan.fault)
             if plan.fault is FaultKind.TIMEOUT:
                 await hang(receive, plan.faults.timeout_s)
-            vendor.stats.record_request(endpoint, "dropped")
+            vendor.stats.record_request(endpoint, "dropped", arrived_at)
             await drop_connection(send, receive)
             return
 
@@ -100,7 +101,7 @@ class SandboxPipeline:
             await drop_connection(send, receive)
         else:
             await self._vendor_app(scope, receive, send_with_headers)
-        vendor.stats.record_request(endpoint, statuses[0] if statuses else "dropped")
+        vendor.stats.record_request(endpoint, statuses[0] if statuses else "dropped", arrived_at)
 
     def _template(self, scope: Scope) -> str:
         """The path template of the route serving ``scope`` (stats group by it), or ``unmatched``."""

@@ -5,6 +5,8 @@ The shape is the same for every vendor so tests and the demo read one format::
     {"vendor": "ghl",
      "requests_total": 12,
      "requests": {"POST /contacts/search": {"200": 10, "429": 2}},   # endpoint template -> status
+     "first_request_at": 1796070427.2,     # when the first and the last request arrived (Unix s, on
+     "last_request_at": 1796070431.9,      #   the sandbox clock), null before any: the pace it saw
      "rate_limited": 2,                    # 429s served (limiter and injected bursts)
      "faults": {"drop": 1, "timeout": 0, ...},
      "emails_accepted": 3,                 # sends the vendor accepted (duplicates included)
@@ -45,10 +47,17 @@ class SandboxStats:
             self._rate_limited = 0
             self._emails_accepted = 0
             self._credits = 0.0
+            self._first_arrival: float | None = None
+            self._last_arrival: float | None = None
 
-    def record_request(self, endpoint: str, status: int | str) -> None:
-        """One vendor request answered (or dropped) at ``endpoint`` (``"METHOD /path/{template}"``)."""
+    def record_request(self, endpoint: str, status: int | str, arrived_at: float) -> None:
+        """One vendor request answered (or dropped) at ``endpoint`` (``"METHOD /path/{template}"``),
+        arrived at ``arrived_at`` (Unix seconds)."""
         with self._lock:
+            if self._first_arrival is None or arrived_at < self._first_arrival:
+                self._first_arrival = arrived_at
+            if self._last_arrival is None or arrived_at > self._last_arrival:
+                self._last_arrival = arrived_at
             self._requests[endpoint][str(status)] += 1
             if status == 429:
                 self._rate_limited += 1
@@ -85,6 +94,8 @@ class SandboxStats:
                 "vendor": self.vendor,
                 "requests_total": sum(sum(s.values()) for s in self._requests.values()),
                 "requests": requests,
+                "first_request_at": self._first_arrival,
+                "last_request_at": self._last_arrival,
                 "rate_limited": self._rate_limited,
                 "faults": dict(self._faults),
                 "emails_accepted": self._emails_accepted,

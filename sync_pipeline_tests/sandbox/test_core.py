@@ -57,6 +57,9 @@ def test_compressed_rate_limit_on_the_sandbox_clock(ghl_sandbox_factory: GhlSand
     stats = handle.admin("stats")
     assert stats["rate_limited"] == 2
     assert stats["requests"]["POST /contacts/search"] == {"200": 8, "429": 2}
+    # The pace the vendor saw, on its clock: the first request before the advance, the last after.
+    assert stats["last_request_at"] - stats["first_request_at"] == pytest.approx(1.01)
+    assert stats["last_request_at"] == clock.now()
 
 
 def test_every_response_carries_the_rate_headers(ghl_sandbox: GhlSandboxHandle) -> None:
@@ -157,6 +160,7 @@ def test_admin_endpoints_read_change_and_reset(ghl_sandbox: GhlSandboxHandle) ->
     assert admin("rate-limits")["windows"][0]["limit"] == 100
     assert admin("config")["search_index_lag_s"] == 0.0
     assert admin("stats")["requests_total"] == 0
+    assert admin("stats")["first_request_at"] is None
 
 
 def test_serve_sandbox_writes_urls_file_and_stops_on_sigterm(tmp_path: Path) -> None:
