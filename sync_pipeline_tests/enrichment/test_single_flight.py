@@ -1,5 +1,5 @@
 """Single flight across threads and processes, on both stores: 16 workers enriching overlapping
-shares of 200 emails cause exactly 200 paid lookups by the Clay sandbox's own count, and a second
+shares of 100 emails cause exactly 100 paid lookups by the Clay sandbox's own count, and a second
 pass causes none."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sync_pipeline_tests.enrichment.conftest import rows_processed
 from sync_pipeline_tests.instantly_clay_pdl_rb2b_fixtures import OutreachSandbox
 
 WORKERS = 16  # 8 threads of this process, 8 processes; in each half, agents (one by one) and batch runs
-EMAILS = [f"person{n}@company{n % 9}.example" for n in range(200)]
+EMAILS = [f"person{n}@company{n % 9}.example" for n in range(100)]
 
 
 def shares() -> list[list[str]]:
