@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -38,6 +39,7 @@ from sync_pipeline.transport import (
     VendorProfile,
     Window,
 )
+from sync_pipeline_tests.sandbox_fixtures import stop_in_background
 
 FAST_RETRIES = RetryPolicy(max_attempts=6, base_delay_s=0.05, max_delay_s=0.5, max_elapsed_s=20.0)
 
@@ -146,9 +148,12 @@ def outreach_sandbox_factory() -> Iterator[OutreachFactory]:
         return OutreachSandbox(url, state, state.credentials(), recorder)
 
     yield factory
-    for server, state in started:
-        server.stop()
-        state.close()
+    stop_in_background(*(partial(_stop, server, state) for server, state in started))
+
+
+def _stop(server: ServerThread, state: VendorSandbox) -> None:
+    server.stop()
+    state.close()
 
 
 @pytest.fixture

@@ -90,6 +90,8 @@ class RunningSandbox:
 
     def stop(self) -> None:
         for server in self._servers.values():
+            server.begin_stop()
+        for server in self._servers.values():
             server.stop()
         for vendor in self._vendors.values():
             vendor.close()
