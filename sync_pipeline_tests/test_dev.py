@@ -41,7 +41,7 @@ def _wait(check: Any, timeout_s: float, what: str) -> Any:
                 return last
         except httpx.HTTPError:
             pass
-        time.sleep(2)
+        time.sleep(0.5)
     raise AssertionError(f"{what} not within {timeout_s:.0f} s (last: {last})")
 
 
