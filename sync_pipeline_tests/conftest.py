@@ -83,7 +83,7 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
 def migrated_duckdb_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty DuckDB store with every migration applied, made once for the session."""
     path = tmp_path_factory.mktemp("migrated") / "store.duckdb"
-    template = connect(f"duckdb:///{path}")
+    template = connect(f"{DUCKDB_PREFIX}{path}")
     migrate(template)
     template.close()
     return path
